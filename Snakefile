@@ -1,0 +1,21 @@
+# ecoae: passive acoustic monitoring archive -> auto-encoder, acoustic-index and MFCC
+# feature stores -> comparative evaluation. Rules are thin; the work is in ecoae/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/inventory.smk"
+include: "workflow/rules/autoencoder.smk"
+include: "workflow/rules/reference_features.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

@@ -1,0 +1,5 @@
+"""Sub-commands of this stage (to be written)."""
+
+
+def register(subparsers) -> None:
+    """Add this stage's sub-commands to ``subparsers``."""

@@ -1,0 +1,194 @@
+"""Recording metadata from file names, AudioMoth comments and GUANO chunks.
+
+Every parser returns a :class:`FileMetadata` holding what it found; the inventory
+merges them, preferring what the file itself says (comment, GUANO) over its name.
+Times without a zone are *local wall-clock* times; the zone is resolved later from
+the file (when it says) or from the configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+#: Built-in file-name conventions, tried in order; the first match wins.
+FILENAME_PATTERNS: dict[str, str] = {
+    # Song Meter SM3: SM302298__0__20170325_000000.wav
+    "songmeter_sm3": r"^(?P<serial>[A-Za-z0-9-]+)__\d+__(?P<date>\d{8})_(?P<time>\d{6})",
+    # AudioMoth: 20220104_183000.WAV (the whole stem)
+    "audiomoth": r"^(?P<date>\d{8})_(?P<time>\d{6})$",
+    # Song Meter SM2/SM4/Mini and most others: S4A03895_20190522_063000.wav
+    "songmeter": r"^(?P<serial>.+?)_(?P<date>\d{8})_(?P<time>\d{6})",
+    # Anything carrying a date and time: site-2021-05-01T06-30-00, 20210501T063000
+    "generic": r"(?P<date>\d{4}-?\d{2}-?\d{2})[T_ -]?(?P<time>\d{2}[-:]?\d{2}[-:]?\d{2})",
+}
+
+_AUDIOMOTH_COMMENT = re.compile(
+    r"Recorded at (?P<time>\d{2}:\d{2}:\d{2}) (?P<date>\d{2}/\d{2}/\d{4}) "
+    r"\(UTC(?P<offset>[+-]\d{1,2}(?::?\d{2})?)?\)"
+    r"(?: by (?P<device>AudioMoth) (?P<serial>[0-9A-F]{16}))?"
+)
+
+
+@dataclass
+class FileMetadata:
+    """Metadata found by one source.
+
+    Attributes
+    ----------
+    start : datetime or None
+        Start time; timezone-aware when the source states a zone, naive otherwise.
+    source : str or None
+        Where ``start`` came from (``"filename:audiomoth"``, ``"guano"``, ...).
+    recorder : str or None
+        Recorder model or convention (``"AudioMoth"``, ``"songmeter_sm3"``, ...).
+    serial : str or None
+        Recorder serial number or prefix.
+    """
+
+    start: datetime | None = None
+    source: str | None = None
+    recorder: str | None = None
+    serial: str | None = None
+
+
+def _parse_date_time(date: str, time: str) -> datetime | None:
+    digits = re.sub(r"\D", "", date) + re.sub(r"\D", "", time)
+    try:
+        return datetime.strptime(digits, "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+def compile_patterns(extra_regex: Iterable[str] = ()) -> list[tuple[str, re.Pattern[str]]]:
+    """Compile user regexes (tried first) followed by the built-in conventions.
+
+    Parameters
+    ----------
+    extra_regex : iterable of str
+        Regular expressions with named groups ``date`` (YYYYMMDD) and ``time``
+        (HHMMSS), optionally ``serial``; matched against the file stem.
+
+    Returns
+    -------
+    list of (name, compiled pattern)
+    """
+    compiled = []
+    for index, pattern in enumerate(extra_regex):
+        regex = re.compile(pattern)
+        missing = {"date", "time"} - set(regex.groupindex)
+        if missing:
+            raise ValueError(
+                f"filename_regex {pattern!r} lacks the named group(s) {sorted(missing)}; "
+                "write e.g. (?P<date>\\d{8})_(?P<time>\\d{6})"
+            )
+        compiled.append((f"config:{index}", regex))
+    compiled.extend((name, re.compile(p)) for name, p in FILENAME_PATTERNS.items())
+    return compiled
+
+
+def from_filename(stem: str, patterns: list[tuple[str, re.Pattern[str]]]) -> FileMetadata:
+    """Parse start time and serial from a file stem.
+
+    Parameters
+    ----------
+    stem : str
+        File name without extension.
+    patterns : list
+        From :func:`compile_patterns`.
+
+    Returns
+    -------
+    FileMetadata
+        Empty when no pattern yields a valid date and time.
+    """
+    for name, regex in patterns:
+        match = regex.search(stem)
+        if not match:
+            continue
+        start = _parse_date_time(match["date"], match["time"])
+        if start is None:
+            continue
+        groups = match.groupdict()
+        recorder = "AudioMoth" if name == "audiomoth" else name
+        return FileMetadata(start, f"filename:{name}", recorder, groups.get("serial"))
+    return FileMetadata()
+
+
+def _utc_offset(text: str | None) -> timezone:
+    if not text:
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    body = text[1:].replace(":", "")
+    hours = int(body[:-2]) if len(body) > 2 else int(body)
+    minutes = int(body[-2:]) if len(body) > 2 else 0
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def from_audiomoth_comment(comment: str | None) -> FileMetadata:
+    """Parse an AudioMoth ``ICMT`` comment.
+
+    Parameters
+    ----------
+    comment : str or None
+        E.g. ``"Recorded at 10:25:00 04/04/2020 (UTC+1) by AudioMoth 24526B065D325963 ..."``.
+
+    Returns
+    -------
+    FileMetadata
+        Timezone-aware start, recorder ``"AudioMoth"`` and serial when present.
+    """
+    match = _AUDIOMOTH_COMMENT.search(comment or "")
+    if not match:
+        return FileMetadata()
+    naive = datetime.strptime(f"{match['date']} {match['time']}", "%d/%m/%Y %H:%M:%S")
+    start = naive.replace(tzinfo=_utc_offset(match["offset"]))
+    return FileMetadata(start, "audiomoth_comment", "AudioMoth", match["serial"])
+
+
+def parse_guano(text: str | None) -> dict[str, str]:
+    """Split a GUANO text block into its ``key: value`` fields."""
+    fields: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def from_guano(text: str | None) -> FileMetadata:
+    """Read start time, recorder and serial from a GUANO chunk.
+
+    Parameters
+    ----------
+    text : str or None
+        The ``guan`` chunk body.
+
+    Returns
+    -------
+    FileMetadata
+        ``start`` is aware when the GUANO timestamp carries an offset or ``Z``.
+    """
+    fields = parse_guano(text)
+    start = None
+    stamp = fields.get("Timestamp")
+    if stamp:
+        try:
+            start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            start = None
+    recorder = " ".join(v for v in (fields.get("Make"), fields.get("Model")) if v) or None
+    return FileMetadata(start, "guano" if start else None, recorder, fields.get("Serial"))
+
+
+def merge(*sources: FileMetadata) -> FileMetadata:
+    """Combine sources, earlier ones taking precedence field by field."""
+    merged = FileMetadata()
+    for meta in sources:
+        if merged.start is None and meta.start is not None:
+            merged.start, merged.source = meta.start, meta.source
+        merged.recorder = merged.recorder or meta.recorder
+        merged.serial = merged.serial or meta.serial
+    return merged

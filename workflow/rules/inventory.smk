@@ -1,0 +1,62 @@
+# Demo archive, archive inventory (checkpoint) and segmentation, one job per partition.
+
+
+if DEMO:
+
+    rule demo_archive:
+        output:
+            "demo_archive/ecoae-demo.json",
+        params:
+            demo=config["demo"],
+        log:
+            log_path("demo_archive", per_partition=False),
+        shell:
+            "ecoae demo --out demo_archive --sites {params.demo[sites]}"
+            " --days {params.demo[days]} --interval-minutes {params.demo[interval_minutes]}"
+            " --recording-seconds {params.demo[recording_seconds]}"
+            " --sample-rate {params.demo[sample_rate]} --seed {params.demo[seed]} > {log:q} 2>&1"
+
+
+checkpoint inventory:
+    input:
+        ["demo_archive/ecoae-demo.json"] if DEMO else [],
+    output:
+        recordings=f"{RESULTS}/inventory/recordings.parquet",
+        quarantine=f"{RESULTS}/inventory/quarantine.parquet",
+        partitions=f"{RESULTS}/inventory/partitions.tsv",
+    params:
+        archive=ARCHIVE,
+        fingerprint=inventory_fingerprint,
+        settings=json.dumps(config["inventory"]),
+        min_seconds=config["segments"]["min_segment_seconds"],
+        manifests=f"{RESULTS}/inventory/partitions",
+    threads: 4
+    log:
+        log_path("inventory", per_partition=False),
+    benchmark:
+        benchmark_path("inventory", per_partition=False)
+    shell:
+        "ecoae inventory {params.archive:q} --out-dir {RESULTS:q}/inventory"
+        " --settings {params.settings:q} --min-seconds {params.min_seconds}"
+        " --threads {threads} 2> {log:q}"
+
+
+rule segment:
+    input:
+        f"{RESULTS}/inventory/partitions/{PARTITION}.parquet",
+    output:
+        f"{RESULTS}/segments/{PARTITION}/part-0.parquet",
+    params:
+        segments=config["segments"],
+    log:
+        log_path("segment"),
+    benchmark:
+        benchmark_path("segment")
+    shell:
+        "ecoae segment {input:q} --out {output:q}"
+        " --segment-seconds {params.segments[segment_seconds]}"
+        " --min-segment-seconds {params.segments[min_segment_seconds]}"
+        " --partial {params.segments[partial]} > {log:q} 2>&1"
+
+
+TARGETS.append(per_partition(f"{RESULTS}/segments/{PARTITION}/part-0.parquet"))
