@@ -62,6 +62,16 @@ def _parse_date_time(date: str, time: str) -> datetime | None:
         return None
 
 
+#: Serial-number prefixes that name a Wildlife Acoustics Song Meter model.
+_SONGMETER_PREFIXES = {"S4A": "Song Meter SM4", "SMM": "Song Meter Mini", "SMA": "Song Meter Mini",
+                       "SM3": "Song Meter SM3", "S2A": "Song Meter SM2"}
+
+
+def _songmeter_model(serial: str | None) -> str | None:
+    """Recorder model implied by a Song Meter serial prefix, else None."""
+    return _SONGMETER_PREFIXES.get((serial or "")[:3].upper())
+
+
 def compile_patterns(extra_regex: Iterable[str] = ()) -> list[tuple[str, re.Pattern[str]]]:
     """Compile user regexes (tried first) followed by the built-in conventions.
 
@@ -111,9 +121,9 @@ def from_filename(stem: str, patterns: list[tuple[str, re.Pattern[str]]]) -> Fil
         start = _parse_date_time(match["date"], match["time"])
         if start is None:
             continue
-        groups = match.groupdict()
-        recorder = "AudioMoth" if name == "audiomoth" else name
-        return FileMetadata(start, f"filename:{name}", recorder, groups.get("serial"))
+        serial = match.groupdict().get("serial")
+        recorder = "AudioMoth" if name == "audiomoth" else _songmeter_model(serial)
+        return FileMetadata(start, f"filename:{name}", recorder, serial)
     return FileMetadata()
 
 

@@ -72,3 +72,8 @@ TARGETS = []
 
 def all_targets(wildcards):
     return [path for target in TARGETS for path in target(wildcards)]
+
+
+# Feature stores for the evaluation: set name -> per-partition Parquet path pattern
+# (with {site} and {date}); each feature rule file registers its sets here.
+FEATURE_SETS = {}
