@@ -19,3 +19,13 @@ rule all:
     input:
         all_targets,
     default_target: True
+
+
+onsuccess:
+    from ecoae.inventory import summary_line
+
+    print(summary_line(f"{RESULTS}/inventory") or "ecoae: no inventory written")
+
+
+onerror:
+    print(f"ecoae: the run stopped; logs are under {RESULTS}/logs/. Run the same command again to resume.")

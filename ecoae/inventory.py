@@ -330,3 +330,26 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     partitions.to_csv(temporary, sep="\t", index=False)
     os.replace(temporary, out_dir / "partitions.tsv")
     return {"partitions": len(partitions), "written": written, "removed": removed}
+
+
+def summary_line(inventory_dir: str | Path) -> str | None:
+    """One line for the end of a run: recordings used and files quarantined.
+
+    Parameters
+    ----------
+    inventory_dir : str or Path
+        ``results/inventory``.
+
+    Returns
+    -------
+    str or None
+        ``None`` when no inventory has been written yet.
+    """
+    inventory_dir = Path(inventory_dir)
+    recordings, quarantine = inventory_dir / "recordings.parquet", inventory_dir / "quarantine.parquet"
+    if not (recordings.exists() and quarantine.exists()):
+        return None
+    used = pq.read_metadata(recordings).num_rows
+    set_aside = pq.read_metadata(quarantine).num_rows
+    line = f"ecoae: {used} recordings used, {set_aside} files quarantined"
+    return line + (f" (reasons in {quarantine})" if set_aside else "")

@@ -1,6 +1,8 @@
 # Configuration, paths and input functions shared by every rule file.
 import csv
 import json
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -13,6 +15,14 @@ for _section in ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation"):
     if _schema.exists():
         validate(config[_section], str(_schema))
 
+def ecoae_command():
+    """How rules call the ecoae CLI: the running Python, or the conda env's with this checkout on PYTHONPATH."""
+    if "conda" in str(workflow.deployment_settings.deployment_method).lower():
+        return f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} python -m ecoae"
+    return f"{shlex.quote(sys.executable)} -m ecoae"
+
+
+ECOAE = ecoae_command()
 DEMO = not config["archive"]
 ARCHIVE = str(Path(config["archive"] or "demo_archive").resolve())
 RESULTS = config["results"].rstrip("/")

@@ -11,7 +11,7 @@ if DEMO:
         log:
             log_path("demo_archive", per_partition=False),
         shell:
-            "ecoae demo --out demo_archive --sites {params.demo[sites]}"
+            "{ECOAE} demo --out demo_archive --sites {params.demo[sites]}"
             " --days {params.demo[days]} --interval-minutes {params.demo[interval_minutes]}"
             " --recording-seconds {params.demo[recording_seconds]}"
             " --sample-rate {params.demo[sample_rate]} --seed {params.demo[seed]} > {log:q} 2>&1"
@@ -36,7 +36,7 @@ checkpoint inventory:
     benchmark:
         benchmark_path("inventory", per_partition=False)
     shell:
-        "ecoae inventory {params.archive:q} --out-dir {RESULTS:q}/inventory"
+        "{ECOAE} inventory {params.archive:q} --out-dir {RESULTS:q}/inventory"
         " --settings {params.settings:q} --min-seconds {params.min_seconds}"
         " --threads {threads} 2> {log:q}"
 
@@ -53,10 +53,16 @@ rule segment:
     benchmark:
         benchmark_path("segment")
     shell:
-        "ecoae segment {input:q} --out {output:q}"
+        "{ECOAE} segment {input:q} --out {output:q}"
         " --segment-seconds {params.segments[segment_seconds]}"
         " --min-segment-seconds {params.segments[min_segment_seconds]}"
         " --partial {params.segments[partial]} > {log:q} 2>&1"
 
 
 TARGETS.append(per_partition(f"{RESULTS}/segments/{PARTITION}/part-0.parquet"))
+
+
+rule segments:
+    """Target: the inventory and the segment store of every partition (no features)."""
+    input:
+        per_partition(f"{RESULTS}/segments/{PARTITION}/part-0.parquet"),

@@ -1,0 +1,7 @@
+"""``python -m ecoae``: the same as the ``ecoae`` command."""
+
+import sys
+
+from ecoae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The inventory and segmentation rules run by Snakemake on real recordings."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from ecoae.store import read_parquet
+from workflow_helpers import planned_jobs, snakemake
+
+
+@pytest.fixture(scope="module")
+def archive_copy(shared_data, tmp_path_factory):
+    target = tmp_path_factory.mktemp("archive") / "archive"
+    shutil.copytree(shared_data / "archive", target)
+    return target
+
+
+def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
+    results = tmp_path / "results"
+    config = ["--config", f"archive={archive_copy}", f"results={results}"]
+    run = snakemake("--cores", "2", "segments", *config)
+    assert "ecoae: 120 recordings used, 0 files quarantined" in run.stdout + run.stderr
+    recordings = read_parquet(results / "inventory" / "recordings.parquet")
+    assert recordings.groupby("site").size().to_dict() == {"dagua": 72, "jura": 48}
+    stores = sorted((results / "segments").glob("site=*/date=*/part-0.parquet"))
+    assert [p.relative_to(results / "segments").parts[:2] for p in stores] == [
+        ("site=dagua", "date=2017-03-25"), ("site=dagua", "date=2017-03-26"),
+        ("site=dagua", "date=2017-03-27"), ("site=jura", "date=2019-05-22")]
+    segments = pd.concat(read_parquet(p) for p in stores)
+    assert len(segments) == 120 and set(segments["recording_id"]) == set(recordings["recording_id"])
+
+    again = snakemake("--cores", "2", "segments", "-n", *config)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # A new day for one site: only the inventory and that partition's segments run.
+    shutil.copy(archive_copy / "jura" / "S4A03895_20190522_063000.wav",
+                archive_copy / "jura" / "S4A03895_20190523_063000.wav")
+    snakemake("--cores", "2", "--until", "inventory", *config)
+    plan = snakemake("--cores", "2", "segments", "-n", *config)
+    assert planned_jobs(plan.stdout) == {"segment": 1, "segments": 1}
+    assert "date=2019-05-23" in plan.stdout
+
+
+def test_quirky_archive_finishes_with_quarantine(shared_data, tmp_path):
+    results = tmp_path / "results"
+    run = snakemake("--cores", "2", "segments",
+                    "--config", f"archive={shared_data / 'quirky'}", f"results={results}")
+    assert "3 files quarantined" in run.stdout + run.stderr
+    quarantine = read_parquet(results / "inventory" / "quarantine.parquet")
+    assert set(quarantine["path"]) == {"audiomoth_zero_bytes_20220104_183000.WAV",
+                                       "truncated_header_stereo_empty.wav", "stereo_float_5_frames.wav"}
+
+
+def test_bad_config_value_is_named(tmp_path):
+    run = snakemake("-n", "--config", "archive=/nonexistent", f"results={tmp_path}", "segmnets=1", check=False)
+    assert run.returncode != 0 and "'segmnets' was unexpected" in run.stdout + run.stderr
