@@ -353,3 +353,43 @@ def summary_line(inventory_dir: str | Path) -> str | None:
     set_aside = pq.read_metadata(quarantine).num_rows
     line = f"ecoae: {used} recordings used, {set_aside} files quarantined"
     return line + (f" (reasons in {quarantine})" if set_aside else "")
+
+
+#: Stores laid out by partition under the results folder (``*`` = one folder per feature set).
+PARTITIONED_STORES = ("segments", "spectrograms", "features/*")
+
+
+def prune_orphan_partitions(results_dir: str | Path, partitions: pd.DataFrame) -> list[Path]:
+    """Delete store partitions whose (site, date) is no longer in the archive.
+
+    When every recording of a day is removed from the archive, its partition leaves
+    the inventory; this removes its folders from every partitioned store so that a
+    reader of the whole store (dask, pyarrow) no longer sees its rows.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        The workflow's results folder.
+    partitions : DataFrame
+        Current partitions (``site``, ``date`` columns), from :meth:`Inventory.partitions`.
+
+    Returns
+    -------
+    list of Path
+        The partition folders removed.
+    """
+    results_dir = Path(results_dir)
+    keep = {partition_path(site, date) for site, date in zip(partitions["site"], partitions["date"])}
+    removed = []
+    for store in PARTITIONED_STORES:
+        for folder in sorted(results_dir.glob(f"{store}/site=*/date=*")):
+            key = f"{folder.parent.name}/{folder.name}"
+            if folder.is_dir() and key not in keep:
+                for child in folder.iterdir():
+                    child.unlink()
+                folder.rmdir()
+                removed.append(folder)
+        for site_folder in results_dir.glob(f"{store}/site=*"):
+            if site_folder.is_dir() and not any(site_folder.iterdir()):
+                site_folder.rmdir()
+    return removed

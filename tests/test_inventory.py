@@ -139,3 +139,21 @@ def test_bad_config_names_the_key(tmp_path, write_tone):
         build_inventory(tmp_path, {"site_pattern": "^([^/]+)/"})
     with pytest.raises(FileNotFoundError, match="--config archive="):
         build_inventory(tmp_path / "missing")
+
+
+def test_prune_removes_only_partitions_that_left(tmp_path, write_tone):
+    from ecoae.inventory import prune_orphan_partitions
+
+    archive, results = tmp_path / "archive", tmp_path / "results"
+    write_tone(archive / "a" / "20210101_000000.wav", 2.0)
+    for store in ("segments", "features/mfcc", "features/ae-x"):
+        for key in ("site=a/date=2021-01-01", "site=b/date=2021-01-01"):
+            (results / store / key).mkdir(parents=True)
+            (results / store / key / "part-0.parquet").write_bytes(b"x")
+    removed = prune_orphan_partitions(results, build_inventory(archive).partitions())
+    assert len(removed) == 3
+    assert sorted(p.relative_to(results).as_posix() for p in results.rglob("part-0.parquet")) == [
+        "features/ae-x/site=a/date=2021-01-01/part-0.parquet",
+        "features/mfcc/site=a/date=2021-01-01/part-0.parquet",
+        "segments/site=a/date=2021-01-01/part-0.parquet"]
+    assert not (results / "segments" / "site=b").exists()

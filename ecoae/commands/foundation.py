@@ -22,11 +22,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from ecoae.inventory import build_inventory, write_inventory
+    from ecoae.inventory import build_inventory, prune_orphan_partitions, write_inventory
 
     settings = json.loads(args.settings) if args.settings else {}
     inventory = build_inventory(args.archive, settings, args.min_seconds, args.threads, args.out_dir)
     counts = write_inventory(inventory, args.out_dir)
+    for folder in prune_orphan_partitions(Path(args.out_dir).parent, inventory.partitions()):
+        log.info("removed %s: its recordings are no longer in the archive", folder)
     quarantine = inventory.quarantine
     for row in quarantine.itertuples(index=False):
         log.warning("quarantined %s: %s", row.path, row.reason)
@@ -63,7 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory = subparsers.add_parser(
         "inventory", help="scan an archive: recordings, quarantine, partitions")
     inventory.add_argument("archive", help="folder of recordings")
-    inventory.add_argument("--out-dir", required=True, help="output folder, e.g. results/inventory")
+    inventory.add_argument("--out-dir", required=True,
+                           help="output folder, results/inventory; store partitions under its parent "
+                                "whose recordings left the archive are removed")
     inventory.add_argument("--settings", help="the inventory config section as JSON")
     inventory.add_argument("--min-seconds", type=float, default=1.0,
                            help="quarantine recordings shorter than this (default 1)")
