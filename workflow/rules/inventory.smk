@@ -10,6 +10,8 @@ if DEMO:
             demo=config["demo"],
         log:
             log_path("demo_archive", per_partition=False),
+        conda:
+            "../../envs/core.yaml"
         shell:
             "{ECOAE} demo --out demo_archive --sites {params.demo[sites]}"
             " --days {params.demo[days]} --interval-minutes {params.demo[interval_minutes]}"
@@ -35,6 +37,8 @@ checkpoint inventory:
         log_path("inventory", per_partition=False),
     benchmark:
         benchmark_path("inventory", per_partition=False)
+    conda:
+        "../../envs/core.yaml"
     shell:
         "{ECOAE} inventory {params.archive:q} --out-dir {RESULTS:q}/inventory"
         " --settings {params.settings:q} --min-seconds {params.min_seconds}"
@@ -52,6 +56,8 @@ rule segment:
         log_path("segment"),
     benchmark:
         benchmark_path("segment")
+    conda:
+        "../../envs/core.yaml"
     shell:
         "{ECOAE} segment {input:q} --out {output:q}"
         " --segment-seconds {params.segments[segment_seconds]}"
