@@ -1,5 +1,169 @@
-"""Sub-commands of this stage (to be written)."""
+"""Sub-commands of the auto-encoder stage: spectrograms, train-sample, train, encode, render."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _channel(value: str) -> str | int:
+    return value if value == "mix" else int(value)
+
+
+def _json_object(value: str) -> dict:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return parsed
 
 
 def register(subparsers) -> None:
     """Add this stage's sub-commands to ``subparsers``."""
+    spectrograms = subparsers.add_parser(
+        "spectrograms", help="render a segment store partition to 128x128 spectrogram images"
+    )
+    spectrograms.add_argument("segments", help="segment store file (part-0.parquet) of one partition")
+    spectrograms.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
+    spectrograms.add_argument("--out", required=True, help="spectrogram store file to write")
+    spectrograms.add_argument("--settings", type=_json_object, default={},
+                              help="JSON object of spectrogram settings (config section `spectrogram`)")
+    spectrograms.add_argument("--sample-rate", type=int, default=22050, help="audio rate, Hz")
+    spectrograms.add_argument("--channel", type=_channel, default="mix", help="'mix' or a channel index")
+    spectrograms.add_argument("--threads", type=int, default=1)
+    spectrograms.set_defaults(handler=run_spectrograms)
+
+    sample = subparsers.add_parser("train-sample", help="draw the frozen, seeded training sample of segments")
+    sample.add_argument("--segments-dir", required=True, help="root of the segment store (site=*/date=*/part-0.parquet)")
+    sample.add_argument("--out", required=True, help="training sample file to write")
+    sample.add_argument("--sample-size", type=int, required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=run_train_sample)
+
+    train = subparsers.add_parser("train", help="train an auto-encoder on a training sample")
+    train.add_argument("sample", help="training sample file (from `ecoae train-sample`)")
+    train.add_argument("--spectrograms-dir", required=True, help="root of the spectrogram store")
+    train.add_argument("--out-dir", required=True, help="model folder: model.pt, figures, history.tsv")
+    train.add_argument("--architecture", type=_json_object, default={},
+                       help='JSON: {"variant": "explicit"|"implicit", "feature_size": 384, "channels": [...]}')
+    train.add_argument("--training", type=_json_object, default={}, help="JSON of training hyper-parameters")
+    train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
+    train.add_argument("--threads", type=int, default=1)
+    train.set_defaults(handler=run_train)
+
+    encode = subparsers.add_parser("encode", help="write auto-encoder features of one partition")
+    encode.add_argument("spectrograms", help="spectrogram store file of one partition")
+    encode.add_argument("--checkpoint", required=True, help="model.pt from `ecoae train`")
+    encode.add_argument("--out", required=True, help="feature store file to write")
+    encode.add_argument("--segments", help="segment store file of the partition, to check the keys against")
+    encode.add_argument("--batch-size", type=int, default=16)
+    encode.add_argument("--device", default="auto")
+    encode.add_argument("--threads", type=int, default=1)
+    encode.set_defaults(handler=run_encode)
+
+    render = subparsers.add_parser("render", help="save spectrogram images as PNG for a person to look at")
+    render.add_argument("spectrograms", help="a spectrogram store file, or a folder searched recursively")
+    render.add_argument("--out-dir", required=True, help="folder for the PNG files")
+    render.add_argument("--recording-id", help="render this recording's segments (all, or --segment-index)")
+    render.add_argument("--segment-index", type=int, help="with --recording-id: only this segment")
+    render.add_argument("--sample", type=int, default=0, help="render this many segments drawn at random")
+    render.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    render.set_defaults(handler=run_render)
+
+
+def run_spectrograms(args) -> int:
+    """Render one partition and write its spectrogram store file."""
+    from ecoae.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
+    from ecoae.store import read_parquet
+
+    settings = SpectrogramSettings.from_mapping({**args.settings, "sample_rate": args.sample_rate})
+    segments = read_parquet(args.segments)
+    images = render_segments(segments, args.archive, settings, args.channel, args.threads, progress=True)
+    write_spectrograms(args.out, segments, images, settings)
+    log.info("wrote %d spectrograms to %s", len(segments), args.out)
+    return 0
+
+
+def run_train_sample(args) -> int:
+    """Draw the training sample from every partition of the segment store."""
+    from ecoae.training import draw_training_sample, write_training_sample
+
+    files = sorted(Path(args.segments_dir).glob("site=*/date=*/part-0.parquet"))
+    sample = draw_training_sample(files, args.sample_size, args.seed)
+    write_training_sample(sample, args.out, args.sample_size, args.seed)
+    return 0
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def run_train(args) -> int:
+    """Train one model and write its folder."""
+    from ecoae.autoencoder import Architecture, select_device
+    from ecoae.training import TrainingSettings, train_model
+
+    _set_threads(args.threads)
+    device = select_device(args.device)
+    train_model(args.sample, args.spectrograms_dir, args.out_dir, Architecture.from_mapping(args.architecture),
+                TrainingSettings.from_mapping(args.training), device, progress=True)
+    log.info("model written to %s", args.out_dir)
+    return 0
+
+
+def run_encode(args) -> int:
+    """Encode one partition with a checkpoint."""
+    from ecoae.autoencoder import select_device
+    from ecoae.encoding import encode_partition
+    from ecoae.training import load_checkpoint
+
+    _set_threads(args.threads)
+    device = select_device(args.device)
+    model, checkpoint = load_checkpoint(args.checkpoint, device)
+    encode_partition(args.spectrograms, model, checkpoint, args.out, args.segments, args.batch_size, device)
+    return 0
+
+
+def run_render(args) -> int:
+    """Write chosen or randomly drawn spectrograms as labelled PNG figures."""
+    import numpy as np
+    import pandas as pd
+
+    from ecoae.ae_render import save_spectrogram_png
+    from ecoae.spectrogram import read_spectrograms
+
+    source = Path(args.spectrograms)
+    files = [source] if source.is_file() else sorted(source.rglob("part-0.parquet"))
+    if not files:
+        log.error("no spectrogram store files at %s; run the spectrogram step first", source)
+        return 1
+    parts = [read_spectrograms(path) + (path,) for path in files]
+    table = pd.concat([keys.assign(store_file=n, store_row=np.arange(len(keys))) for n, (keys, *_rest) in enumerate(parts)],
+                      ignore_index=True)
+    if args.recording_id is not None:
+        table = table[table["recording_id"] == args.recording_id]
+        if args.segment_index is not None:
+            table = table[table["segment_index"] == args.segment_index]
+    if args.sample:
+        rng = np.random.default_rng(args.seed)
+        table = table.iloc[np.sort(rng.choice(len(table), size=min(args.sample, len(table)), replace=False))]
+    elif args.recording_id is None:
+        log.error("say which segments: --recording-id [--segment-index], or --sample N")
+        return 2
+    if table.empty:
+        log.error("no matching segment in %s", source)
+        return 1
+    out_dir = Path(args.out_dir)
+    for row in table.itertuples(index=False):
+        keys, images, settings, _path = parts[row.store_file]
+        written = save_spectrogram_png(images[row.store_row], keys.iloc[row.store_row], settings, out_dir)
+        print(written)
+    return 0

@@ -1,0 +1,158 @@
+"""Computation cost of each feature set from Snakemake's per-job benchmark records.
+
+Snakemake writes one TSV per job (``benchmark:`` directive) with wall-clock
+seconds ``s``, ``cpu_time`` and ``max_rss`` (MiB). The workflow stores them at
+``benchmarks/<rule>/[<key>=<value>/]site=<site>/date=<date>.tsv``. Each rule is
+attributed to the feature sets it serves:
+
+- a rule named like a set (``indices``, ``mfcc``) serves that set;
+- ``spectrogram(s)`` serves every ``ae-*`` set (shared input of the encoders);
+- ``encode_<model>``/``encode-<model>``, or ``encode`` with an ``[ae-]<model>``
+  or ``model=<model>`` folder, serves ``ae-<model>``; a bare ``encode`` serves
+  every ``ae-*`` set;
+- ``train_<model>``, ``train/<model>.tsv`` or ``train`` is the one-off training
+  cost, reported apart;
+- an explicit ``rule -> [set, ...]`` mapping from config overrides all this.
+
+Per-partition stages are divided by the minutes of audio of the partitions
+they ran on (sum of segment durations / 60).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import pandas as pd
+
+PER_PARTITION = "per_partition"
+ONE_OFF = "one_off"
+
+
+def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
+    """Read every benchmark TSV under ``benchmark_dir``.
+
+    Returns
+    -------
+    DataFrame
+        Columns rule, model (or None), site, date (None for one-off jobs),
+        wall_s, cpu_s, max_rss_mib, path.
+    """
+    rows = []
+    root = Path(benchmark_dir)
+    for path in sorted(root.rglob("*.tsv")):
+        parts = path.relative_to(root).with_suffix("").parts
+        rule = parts[0]
+        keys = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        # A plain folder or file name after the rule names the model
+        # (benchmarks/encode/ae-<model>/site=…, benchmarks/train/<model>.tsv).
+        plain = [p for p in parts[1:] if "=" not in p]
+        try:
+            table = pd.read_csv(path, sep="\t")
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            continue
+        if table.empty or "s" not in table:
+            continue
+        for record in table.itertuples(index=False):
+            rows.append(
+                {
+                    "rule": rule,
+                    "model": keys.get("model") or (plain[0] if plain else None),
+                    "site": keys.get("site"),
+                    "date": keys.get("date"),
+                    "wall_s": float(record.s),
+                    "cpu_s": float(getattr(record, "cpu_time", float("nan"))),
+                    "max_rss_mib": pd.to_numeric(getattr(record, "max_rss", float("nan")), errors="coerce"),
+                    "path": str(path),
+                }
+            )
+    columns = ["rule", "model", "site", "date", "wall_s", "cpu_s", "max_rss_mib", "path"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def rule_sets(rule: str, model: str | None, feature_sets: list[str],
+              mapping: dict[str, list[str]] | None = None) -> tuple[list[str], str, str]:
+    """Return the feature sets a benchmarked rule serves, its stage name and kind.
+
+    Returns
+    -------
+    (list of str, str, str)
+        Sets (empty when the rule is not a feature stage), stage label
+        (e.g. ``"spectrogram"``, ``"encode"``, ``"train"``), and
+        :data:`PER_PARTITION` or :data:`ONE_OFF`.
+    """
+    ae_sets = [s for s in feature_sets if s.startswith("ae-")]
+    if mapping and rule in mapping:
+        patterns = mapping[rule]
+        return [s for s in feature_sets if any(fnmatch.fnmatch(s, p) for p in patterns)], rule, PER_PARTITION
+    if rule in feature_sets:
+        return [rule], rule, PER_PARTITION
+    if rule in ("spectrogram", "spectrograms"):
+        return ae_sets, "spectrogram", PER_PARTITION
+    match = re.fullmatch(r"(encode|train)(?:[_-](?P<model>.+))?", rule)
+    if match:
+        stage = match.group(1)
+        name = match.group("model") or model
+        name = name.removeprefix("ae-") if name else None
+        kind = ONE_OFF if stage == "train" else PER_PARTITION
+        if name is None:
+            return ae_sets, stage, kind
+        return [s for s in ae_sets if s == f"ae-{name}"], stage, kind
+    return [], rule, PER_PARTITION
+
+
+def timing_table(benchmarks: pd.DataFrame, audio_minutes: pd.DataFrame, feature_sets: list[str],
+                 mapping: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Seconds of compute per minute of audio, per feature set and stage.
+
+    Parameters
+    ----------
+    benchmarks : DataFrame
+        From :func:`read_benchmarks`.
+    audio_minutes : DataFrame
+        Columns site, date, minutes (audio per partition).
+    feature_sets : list of str
+    mapping : dict, optional
+        Rule -> set name patterns, overriding the naming conventions.
+
+    Returns
+    -------
+    DataFrame
+        One row per (feature_set, stage) plus a ``total`` row per set: jobs,
+        audio_minutes, wall_s, cpu_s, wall_s_per_audio_min, cpu_s_per_audio_min,
+        max_rss_mib, kind. One-off stages (training) have no per-minute values
+        and are not part of the total.
+    """
+    minutes = {(r.site, r.date): float(r.minutes) for r in audio_minutes.itertuples(index=False)}
+    rows = []
+    for (rule, model), jobs in benchmarks.groupby(["rule", benchmarks["model"].fillna("")], sort=True):
+        sets, stage, kind = rule_sets(rule, model or None, feature_sets, mapping)
+        for name in sets:
+            row = {
+                "feature_set": name, "stage": stage, "rule": rule, "kind": kind, "jobs": len(jobs),
+                "wall_s": jobs["wall_s"].sum(), "cpu_s": jobs["cpu_s"].sum(), "max_rss_mib": jobs["max_rss_mib"].max(),
+            }
+            if kind == PER_PARTITION:
+                covered = {(s, d) for s, d in zip(jobs["site"], jobs["date"])}
+                row["audio_minutes"] = sum(minutes.get(key, 0.0) for key in covered)
+            rows.append(row)
+    columns = ["feature_set", "stage", "rule", "kind", "jobs", "audio_minutes", "wall_s", "cpu_s",
+               "wall_s_per_audio_min", "cpu_s_per_audio_min", "max_rss_mib"]
+    table = pd.DataFrame(rows, columns=columns)
+    if table.empty:
+        return table
+    per = table["kind"] == PER_PARTITION
+    totals = (
+        table[per].groupby("feature_set", as_index=False)
+        .agg(jobs=("jobs", "sum"), audio_minutes=("audio_minutes", "max"), wall_s=("wall_s", "sum"),
+             cpu_s=("cpu_s", "sum"), max_rss_mib=("max_rss_mib", "max"))
+        .assign(stage="total", rule="", kind=PER_PARTITION)
+    )
+    table = pd.concat([table, totals], ignore_index=True)
+    minutes_col = table["audio_minutes"].where((table["kind"] == PER_PARTITION) & (table["audio_minutes"] > 0))
+    table["wall_s_per_audio_min"] = table["wall_s"] / minutes_col
+    table["cpu_s_per_audio_min"] = table["cpu_s"] / minutes_col
+    order = {"spectrogram": 0, "encode": 1, "total": 3, "train": 4}
+    table["_order"] = table["stage"].map(order).fillna(2)
+    return table.sort_values(["feature_set", "_order", "rule"]).drop(columns="_order")[columns].reset_index(drop=True)

@@ -1,0 +1,332 @@
+"""128×128 greyscale spectrogram images of segments, and their per-partition store.
+
+Image
+-----
+Each segment becomes one ``128 × 128`` uint8 image:
+
+1. Power spectrogram of the segment's mono samples (``n_fft``, ``hop_length``,
+   Hann window, frames centred with zero padding), scaled so that a full-scale
+   sine reads 0 dB.
+2. Frequency axis squeezed to 128 rows: each row is the *mean power* of the STFT
+   bins in one band, bands equally spaced in Hz (``frequency_scale="linear"``) or
+   triangular mel bands normalised to unit sum (``"mel"``), over ``[fmin, fmax]``.
+   Because both are weighted means, white noise gives a flat image on either axis.
+3. Time axis squeezed to 128 columns: the frames are split into 128 runs of equal
+   duration and each run is reduced by ``time_pooling``. ``"mean"`` (default) is the
+   average power over 1/128 of the segment — every frame counts, nothing is skipped
+   the way decimation or nearest-neighbour resizing skips frames, and the result is
+   defined for any segment length (a 60 s segment and a 5 s one both fill 128
+   columns). ``"max"`` keeps short loud events visible at the cost of noise peaks.
+   Segments with fewer than 128 frames repeat frames (nearest neighbour).
+4. Power to dB, clipped to ``[db_floor, db_ceiling]`` and mapped linearly to 0..255.
+   Fixed absolute bounds (not per-image normalisation) keep loudness comparable
+   between segments, sites and days.
+
+Row 0 of the stored image is the **highest** frequency band (image convention: a
+PNG of the array shows low frequencies at the bottom); column 0 is the segment start.
+
+Store
+-----
+``results/spectrograms/site=<site>/date=<date>/part-0.parquet``: the segment key
+columns (:data:`ecoae.segments.KEY_COLUMNS`, same rows and order as the segment
+store) plus ``image``, a ``fixed_size_binary(16384)`` holding the uint8 pixels
+row-major. The rendering parameters are in the Parquet schema metadata under
+``ecoae.spectrogram``.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ecoae.segments import KEY_COLUMNS, iter_segment_audio
+from ecoae.store import write_parquet_atomic
+
+
+#: Side of the square image (the auto-encoder's input size).
+IMAGE_SIZE = 128
+#: Bytes of one stored image.
+IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
+#: Key of the rendering parameters in the Parquet schema metadata.
+METADATA_KEY = b"ecoae.spectrogram"
+FREQUENCY_SCALES = ("linear", "mel")
+TIME_POOLINGS = ("mean", "max")
+
+
+@dataclass(frozen=True)
+class SpectrogramSettings:
+    """How segments are rendered to images (see the module docstring).
+
+    Parameters
+    ----------
+    sample_rate : int
+        Rate the audio is read at, Hz.
+    n_fft : int
+        STFT frame length in samples.
+    hop_length : int
+        STFT hop in samples.
+    frequency_scale : {"linear", "mel"}
+        Band layout of the 128 rows.
+    fmin, fmax : float
+        Frequency range in Hz; ``fmax=None`` (or 0) means the Nyquist frequency.
+    db_floor, db_ceiling : float
+        dB values mapped to pixel 0 and 255 (clipped outside).
+    time_pooling : {"mean", "max"}
+        Reduction of the frames that fall in one column.
+    """
+
+    sample_rate: int = 22050
+    n_fft: int = 512
+    hop_length: int = 256
+    frequency_scale: str = "linear"
+    fmin: float = 0.0
+    fmax: float | None = None
+    db_floor: float = -120.0
+    db_ceiling: float = -20.0
+    time_pooling: str = "mean"
+
+    def __post_init__(self) -> None:
+        nyquist = self.sample_rate / 2
+        if self.frequency_scale not in FREQUENCY_SCALES:
+            raise ValueError(f"frequency_scale must be one of {FREQUENCY_SCALES}, not {self.frequency_scale!r}")
+        if self.time_pooling not in TIME_POOLINGS:
+            raise ValueError(f"time_pooling must be one of {TIME_POOLINGS}, not {self.time_pooling!r}")
+        if not 0 <= self.fmin < self.top_frequency <= nyquist:
+            raise ValueError(
+                f"need 0 <= fmin < fmax <= {nyquist} Hz (Nyquist of sample_rate {self.sample_rate}), "
+                f"got fmin={self.fmin}, fmax={self.fmax}"
+            )
+        if self.db_floor >= self.db_ceiling:
+            raise ValueError(f"db_floor ({self.db_floor}) must be below db_ceiling ({self.db_ceiling})")
+        if self.n_fft < 16 or self.hop_length < 1:
+            raise ValueError(f"n_fft must be >= 16 and hop_length >= 1 (got {self.n_fft}, {self.hop_length})")
+
+    @property
+    def top_frequency(self) -> float:
+        """Upper edge of the frequency range in Hz."""
+        return float(self.fmax) if self.fmax else self.sample_rate / 2
+
+    def to_json(self) -> str:
+        """Canonical JSON of the settings (stored with every image file and checkpoint)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "SpectrogramSettings":
+        """Build settings from a config/metadata mapping, ignoring unknown keys."""
+        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        return cls(**known)
+
+
+def band_weights(settings: SpectrogramSettings) -> np.ndarray:
+    """Return the ``(128, n_fft // 2 + 1)`` matrix turning an STFT power column into 128 bands.
+
+    Every row sums to one (a weighted mean of bin powers). A band narrower than one
+    STFT bin takes the bin nearest its centre, so no row is ever empty.
+    Row 0 is the lowest band here; images are flipped when stored.
+    """
+    n_bins = settings.n_fft // 2 + 1
+    bin_hz = np.arange(n_bins) * settings.sample_rate / settings.n_fft
+    fmin, fmax = settings.fmin, settings.top_frequency
+    if settings.frequency_scale == "mel":
+        import warnings
+
+        import librosa
+
+        with warnings.catch_warnings():  # empty mel filters are filled below
+            warnings.filterwarnings("ignore", message="Empty filters detected")
+            weights = librosa.filters.mel(
+                sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=IMAGE_SIZE,
+                fmin=fmin, fmax=fmax, norm=None, dtype=np.float64,
+            )
+        centres = librosa.mel_frequencies(IMAGE_SIZE + 2, fmin=fmin, fmax=fmax)[1:-1]
+    else:
+        edges = np.linspace(fmin, fmax, IMAGE_SIZE + 1)
+        upper = np.where(np.arange(IMAGE_SIZE) == IMAGE_SIZE - 1, np.inf, edges[1:])
+        weights = ((bin_hz[None, :] >= edges[:-1, None]) & (bin_hz[None, :] < upper[:, None])).astype(np.float64)
+        weights[:, bin_hz > fmax] = 0.0
+        centres = (edges[:-1] + edges[1:]) / 2
+    empty = weights.sum(axis=1) == 0
+    nearest = np.abs(bin_hz[None, :] - centres[empty, None]).argmin(axis=1)
+    weights[np.flatnonzero(empty), nearest] = 1.0
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def power_spectrogram(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
+    """Return the ``(n_fft // 2 + 1, frames)`` power spectrogram, 0 dB = full-scale sine."""
+    import librosa
+
+    if samples.size == 0:
+        raise ValueError("no samples to render (empty segment)")
+    window = np.hanning(settings.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    spectrum = librosa.stft(
+        samples, n_fft=settings.n_fft, hop_length=settings.hop_length,
+        window=window, center=True, pad_mode="constant",
+    )
+    scale = 2.0 / window.sum()
+    return (np.abs(spectrum) * scale) ** 2
+
+
+def squeeze_time(power: np.ndarray, columns: int = IMAGE_SIZE, pooling: str = "mean") -> np.ndarray:
+    """Reduce ``(bands, frames)`` to ``(bands, columns)`` over runs of equal duration.
+
+    Parameters
+    ----------
+    power : ndarray
+        Non-negative values, time along the last axis.
+    columns : int
+        Number of output columns.
+    pooling : {"mean", "max"}
+        Reduction within a run; runs shorter than one frame repeat the nearest frame.
+
+    Returns
+    -------
+    ndarray
+    """
+    frames = power.shape[1]
+    starts = np.floor(np.linspace(0, frames, columns + 1)[:-1]).astype(np.intp)
+    if pooling == "max":
+        return np.maximum.reduceat(power, starts, axis=1)
+    counts = np.diff(np.append(starts, frames))
+    return np.add.reduceat(power, starts, axis=1) / np.maximum(counts, 1)
+
+
+def sparse_band_weights(settings: SpectrogramSettings):
+    """:func:`band_weights` as a sparse matrix: each band touches a few bins, so the
+    product with a spectrogram costs a few hundred multiply-adds per frame, not 33 000."""
+    from scipy import sparse
+
+    return sparse.csr_array(band_weights(settings))
+
+
+def segment_image(samples: np.ndarray, settings: SpectrogramSettings, weights=None) -> np.ndarray:
+    """Render one segment's samples to a ``128 × 128`` uint8 image (row 0 = highest band).
+
+    Parameters
+    ----------
+    samples : ndarray
+        1-D float samples at ``settings.sample_rate``.
+    settings : SpectrogramSettings
+        Rendering parameters.
+    weights : ndarray or sparse array, optional
+        :func:`sparse_band_weights` (or :func:`band_weights`) of ``settings``; pass
+        it to avoid recomputing it per segment.
+
+    Returns
+    -------
+    ndarray
+        ``(128, 128)`` uint8.
+    """
+    if weights is None:
+        weights = sparse_band_weights(settings)
+    bands = weights @ power_spectrogram(samples, settings)
+    pooled = squeeze_time(bands, IMAGE_SIZE, settings.time_pooling)
+    decibels = 10.0 * np.log10(np.maximum(pooled, 1e-20))
+    scaled = (decibels - settings.db_floor) / (settings.db_ceiling - settings.db_floor)
+    pixels = np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.ascontiguousarray(pixels[::-1])
+
+
+def render_segments(
+    segments: pd.DataFrame,
+    archive: str | Path,
+    settings: SpectrogramSettings,
+    channel: str | int = "mix",
+    threads: int = 1,
+    progress: bool = False,
+) -> np.ndarray:
+    """Render every segment of a table to an image.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Rows of a segment store partition (``path``, ``offset``, ``duration``).
+    archive : str or Path
+        Folder the ``path`` column is relative to.
+    settings : SpectrogramSettings
+        Rendering parameters (its ``sample_rate`` is the rate audio is read at).
+    channel : {"mix"} or int
+        Channel handling, see :func:`ecoae.audio.load_audio`.
+    threads : int
+        Worker threads (audio decoding, resampling and FFT release the GIL).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    ndarray
+        ``(n_segments, 128, 128)`` uint8, in the row order of ``segments``.
+    """
+    weights = sparse_band_weights(settings)
+    images = np.empty((len(segments), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    archive = Path(archive)
+
+    def render_one(position: int) -> int:
+        row = segments.iloc[position : position + 1]
+        _, samples = next(iter_segment_audio(row, archive, settings.sample_rate, channel))
+        try:
+            images[position] = segment_image(samples, settings, weights)
+        except ValueError as error:
+            raise ValueError(f"{archive / row['path'].iloc[0]} at {row['offset'].iloc[0]} s: {error}") from error
+        return position
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        done = pool.map(render_one, range(len(segments)))
+        for _ in tqdm(done, total=len(segments), desc="spectrograms", unit="seg", disable=not progress):
+            pass
+    return images
+
+
+def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: SpectrogramSettings) -> pa.Table:
+    """Build the store table: key columns + ``image`` + parameters in the schema metadata."""
+    if len(keys) != len(images) or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
+        raise ValueError(f"need one uint8 {IMAGE_SIZE}x{IMAGE_SIZE} image per key row, got {images.shape} {images.dtype}")
+    table = pa.Table.from_pandas(keys[KEY_COLUMNS].reset_index(drop=True), preserve_index=False)
+    flat = pa.py_buffer(np.ascontiguousarray(images).tobytes())
+    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(IMAGE_BYTES), len(images), [None, flat])
+    table = table.append_column("image", column)
+    metadata = dict(table.schema.metadata or {})
+    metadata[METADATA_KEY] = settings.to_json().encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def write_spectrograms(path: str | Path, keys: pd.DataFrame, images: np.ndarray, settings: SpectrogramSettings) -> Path:
+    """Write a partition's images atomically; see :func:`images_to_table`."""
+    return write_parquet_atomic(images_to_table(keys, images, settings), path)
+
+
+def read_spectrograms(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, SpectrogramSettings]:
+    """Read a spectrogram store file.
+
+    Returns
+    -------
+    keys : DataFrame
+        The key columns, in stored order.
+    images : ndarray
+        ``(n, 128, 128)`` uint8, row 0 = highest frequency band.
+    settings : SpectrogramSettings
+        The parameters the images were rendered with.
+    """
+    table = pq.read_table(path, partitioning=None)
+    metadata = (table.schema.metadata or {}).get(METADATA_KEY)
+    if metadata is None or "image" not in table.column_names:
+        raise ValueError(f"{path} is not an ecoae spectrogram store file (no image column or parameters); re-run `ecoae spectrograms`")
+    settings = SpectrogramSettings.from_mapping(json.loads(metadata))
+    column = table.column("image").combine_chunks()
+    if len(column):
+        buffer = column.buffers()[1]
+        start = column.offset * IMAGE_BYTES
+        images = np.frombuffer(buffer, dtype=np.uint8, count=len(column) * IMAGE_BYTES, offset=start)
+        images = images.reshape(len(column), IMAGE_SIZE, IMAGE_SIZE).copy()
+    else:
+        images = np.empty((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    keys = table.drop_columns(["image"]).to_pandas()
+    return keys, images, settings

@@ -1,0 +1,94 @@
+"""Network shapes of both variants and several feature sizes, and input conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor, layer_shapes
+
+SIZES = [128, 384, 1024]
+
+
+def explicit_shapes(f, c=(16, 32, 64, 64)):
+    return [
+        ("encoder_convs.0", (c[0], 126, 126)), ("pool", (c[0], 63, 63)),
+        ("encoder_convs.1", (c[1], 63, 63)), ("pool", (c[1], 31, 31)),
+        ("encoder_convs.2", (c[2], 31, 31)), ("pool", (c[2], 15, 15)),
+        ("encoder_convs.3", (c[3], 15, 15)), ("pool", (c[3], 7, 7)),
+        ("to_feature", (f,)), ("from_feature", (c[3] * 49,)),
+        ("unpool", (c[3], 15, 15)), ("decoder_convs.3", (c[2], 15, 15)),
+        ("unpool", (c[2], 31, 31)), ("decoder_convs.2", (c[1], 31, 31)),
+        ("unpool", (c[1], 63, 63)), ("decoder_convs.1", (c[0], 63, 63)),
+        ("unpool", (c[0], 126, 126)), ("decoder_convs.0", (3, 128, 128)),
+    ]
+
+
+def implicit_shapes(f, c=(16, 32, 64, 64)):
+    return [
+        ("encoder_convs.0", (c[0], 64, 64)), ("encoder_convs.1", (c[1], 32, 32)),
+        ("encoder_convs.2", (c[2], 16, 16)), ("encoder_convs.3", (c[3], 8, 8)),
+        ("to_feature", (f,)), ("from_feature", (c[3] * 64,)),
+        ("decoder_convs.3", (c[2], 16, 16)), ("decoder_convs.2", (c[1], 32, 32)),
+        ("decoder_convs.1", (c[0], 64, 64)), ("decoder_convs.0", (3, 128, 128)),
+    ]
+
+
+@pytest.mark.parametrize("feature_size", SIZES)
+@pytest.mark.parametrize("variant", ["explicit", "implicit"])
+def test_every_layer_shape(variant, feature_size):
+    model = ConvAutoEncoder(Architecture(variant, feature_size))
+    expected = (explicit_shapes if variant == "explicit" else implicit_shapes)(feature_size)
+    shapes = [(name, shape[1:]) for name, shape in layer_shapes(model, batch=2)]
+    assert shapes == expected
+    assert all(shape[0] == 2 for _, shape in layer_shapes(model, batch=2))
+
+
+@pytest.mark.parametrize("variant", ["explicit", "implicit"])
+def test_paper_geometry_of_convolutions_and_pooling(variant):
+    model = ConvAutoEncoder(Architecture(variant, 384))
+    encoder, decoder = model.encoder_convs, model.decoder_convs
+    assert len(encoder) == len(decoder) == 4
+    assert all(conv.kernel_size == (3, 3) for conv in [*encoder, *decoder])
+    if variant == "explicit":
+        assert [conv.padding for conv in encoder] == [(0, 0), (1, 1), (1, 1), (1, 1)]
+        assert all(conv.stride == (1, 1) for conv in [*encoder, *decoder])
+        # Decoder order of use is 3, 2, 1, 0: padding 1 on each but the last used.
+        assert [decoder[i].padding for i in (3, 2, 1, 0)] == [(1, 1), (1, 1), (1, 1), (0, 0)]
+        for layer in (model.pool, model.unpool):
+            assert (layer.kernel_size, layer.stride, layer.padding) in {(4, 2, 1), ((4, 4), (2, 2), (1, 1))}
+    else:
+        assert model.pool is None and model.unpool is None
+        assert all(conv.stride == (2, 2) for conv in [*encoder, *decoder])
+
+
+@pytest.mark.parametrize("variant", ["explicit", "implicit"])
+def test_custom_channels_and_output_range(variant):
+    model = ConvAutoEncoder(Architecture(variant, 96, channels=(4, 8, 8, 12)))
+    images = torch.rand(3, 3, 128, 128)
+    with torch.no_grad():
+        features = model.encode(images)
+        output = model(images)
+    assert features.shape == (3, 96)
+    assert output.shape == images.shape
+    assert float(output.min()) >= 0.0 and float(output.max()) <= 1.0
+
+
+def test_architecture_validation_and_round_trip():
+    with pytest.raises(ValueError, match="variant"):
+        Architecture("pooled", 384)
+    with pytest.raises(ValueError, match="channels"):
+        Architecture("explicit", 384, channels=(8, 8, 8))
+    with pytest.raises(ValueError, match="feature_size"):
+        Architecture("implicit", 0)
+    architecture = Architecture("implicit", 768, channels=(8, 16, 16, 32))
+    assert Architecture.from_mapping({**architecture.to_dict(), "checkpoint": ""}) == architecture
+
+
+def test_images_to_tensor_repeats_one_channel():
+    images = np.arange(2 * 128 * 128, dtype=np.uint64).reshape(2, 128, 128).astype(np.uint8)
+    tensor = images_to_tensor(images)
+    assert tensor.shape == (2, 3, 128, 128) and tensor.dtype == torch.float32
+    assert torch.equal(tensor[:, 0], tensor[:, 2])
+    assert float(tensor[0, 1, 0, 255 % 128]) == pytest.approx(images[0, 0, 255 % 128] / 255)

@@ -1,0 +1,226 @@
+"""Training: frozen sample, validation split, loss goes down, checkpoints, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
+from ecoae.cli import main
+from ecoae.encoding import encode_images
+from ecoae.segments import SEGMENT_COLUMNS
+from ecoae.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
+from ecoae.store import partition_path, read_parquet, write_parquet_atomic
+from ecoae.training import (
+    TrainingSettings,
+    draw_training_sample,
+    evaluate_loss,
+    load_checkpoint,
+    sample_sha256,
+    save_checkpoint,
+    seed_everything,
+    split_validation,
+    train_autoencoder,
+    write_training_sample,
+)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARCHIVE = DATA / "archive"
+needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"real recordings not found at {ARCHIVE}")
+SMALL = Architecture("explicit", 32, channels=(4, 8, 8, 8))
+
+
+def synthetic_segments(site: str, date: str, recordings: int, per_recording: int) -> pd.DataFrame:
+    rows = []
+    for r in range(recordings):
+        for i in range(per_recording):
+            start = pd.Timestamp(f"{date}T00:00", tz="UTC") + pd.Timedelta(minutes=10 * r + i)
+            rows.append((f"{site}/rec{r}.wav", i, start, 60.0, site, date, start.tz_localize(None),
+                         "UTC", f"{site}/rec{r}.wav", 60.0 * i))
+    frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    frame["segment_index"] = frame["segment_index"].astype("int32")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    """Spectrograms of 24 real recordings (12 per site) and their segment rows."""
+    if not ARCHIVE.is_dir():
+        pytest.skip(f"real recordings not found at {ARCHIVE}")
+    rows = []
+    for site_dir in sorted(p for p in ARCHIVE.iterdir() if p.is_dir()):
+        for path in sorted(site_dir.glob("*.wav"))[::4][:12]:
+            import soundfile as sf
+
+            relative = path.relative_to(ARCHIVE).as_posix()
+            start = pd.Timestamp("2020-01-01", tz="UTC") + pd.Timedelta(minutes=len(rows))
+            rows.append((relative, 0, start, sf.info(str(path)).duration, site_dir.name, "2020-01-01",
+                         start.tz_localize(None), "UTC", relative, 0.0))
+    segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    segments["segment_index"] = segments["segment_index"].astype("int32")
+    images = render_segments(segments, ARCHIVE, SpectrogramSettings(), threads=2)
+    return segments, images
+
+
+def test_sample_is_seeded_capped_and_independent_of_file_order(tmp_path):
+    files = []
+    for site, date in [("a", "2020-01-01"), ("b", "2020-01-02"), ("a", "2020-01-02")]:
+        path = tmp_path / partition_path(site, date) / "part-0.parquet"
+        write_parquet_atomic(synthetic_segments(site, date, 5, 4), path)
+        files.append(path)
+    first = draw_training_sample(files, 25, seed=3)
+    again = draw_training_sample(files[::-1], 25, seed=3)
+    other = draw_training_sample(files, 25, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    assert sample_sha256(first) == sample_sha256(again) != sample_sha256(other)
+    assert len(first) == 25 and not first.duplicated(["recording_id", "segment_index", "site", "date"]).any()
+    assert len(draw_training_sample(files, 1000, seed=3)) == 60
+
+    out = write_training_sample(first, tmp_path / "sample.parquet", 25, 3)
+    assert sample_sha256(read_parquet(out)) == sample_sha256(first)
+
+
+def test_validation_split_holds_out_whole_recordings():
+    sample = synthetic_segments("a", "2020-01-01", recordings=10, per_recording=5)
+    mask = split_validation(sample, 0.2, seed=1)
+    held = set(sample["recording_id"][mask])
+    assert set(sample["recording_id"][~mask]).isdisjoint(held)
+    assert len(held) == 2 and mask.sum() == 10
+    np.testing.assert_array_equal(mask, split_validation(sample, 0.2, seed=1))
+    assert not split_validation(sample.iloc[:5], 0.2, seed=1).any()  # one recording: nothing to hold out
+
+
+@needs_archive
+@pytest.mark.parametrize("variant", ["explicit", "implicit"])
+def test_training_lowers_loss_on_real_spectrograms(real_images, variant):
+    _, images = real_images
+    architecture = Architecture(variant, 384)
+    settings = TrainingSettings(epochs=4, batch_size=4, learning_rate=1e-3, patience=10, seed=0)
+    seed_everything(settings.seed)
+    before = evaluate_loss(ConvAutoEncoder(architecture), images)  # the same initial weights
+    no_validation = np.zeros(len(images), dtype=bool)
+    model, history = train_autoencoder(images, no_validation, architecture, settings, progress=False)
+    after = evaluate_loss(model, images)
+    assert after < 0.97 * before
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+@needs_archive
+def test_same_seed_same_features_and_reload_identical(real_images, tmp_path):
+    _, images = real_images
+    settings = TrainingSettings(epochs=2, batch_size=8, seed=5, validation_fraction=0.0)
+    mask = np.zeros(len(images), dtype=bool)
+    first, history = train_autoencoder(images, mask, SMALL, settings, progress=False)
+    second, _ = train_autoencoder(images, mask, SMALL, settings, progress=False)
+    np.testing.assert_allclose(encode_images(first, images), encode_images(second, images), rtol=1e-5, atol=1e-6)
+    different, _ = train_autoencoder(images, mask, SMALL, TrainingSettings(epochs=2, batch_size=8, seed=6), progress=False)
+    assert not np.allclose(encode_images(first, images), encode_images(different, images), atol=1e-3)
+
+    path = save_checkpoint(tmp_path / "m" / "model.pt", first, settings, SpectrogramSettings(), "abc", history, "cpu")
+    reloaded, record = load_checkpoint(path)
+    batch = images_to_tensor(images[:4])
+    with torch.no_grad():
+        assert torch.equal(reloaded(batch), first(batch))
+        assert torch.equal(reloaded.encode(batch), first.encode(batch))
+    assert record["architecture"] == SMALL.to_dict()
+    assert record["training_sample_sha256"] == "abc"
+    assert record["versions"]["torch"] == str(torch.__version__)
+    assert SpectrogramSettings.from_mapping(record["spectrogram"]) == SpectrogramSettings()
+
+
+@needs_archive
+def test_cli_train_sample_and_train_write_checkpoint_and_figures(real_images, tmp_path):
+    segments, images = real_images
+    spectrograms, segment_store = tmp_path / "spectrograms", tmp_path / "segments"
+    for site in ["dagua", "jura"]:
+        rows = (segments["site"] == site).to_numpy()
+        part = partition_path(site, "2020-01-01") + "/part-0.parquet"
+        write_parquet_atomic(segments[rows], segment_store / part)
+        write_spectrograms(spectrograms / part, segments[rows], images[rows], SpectrogramSettings())
+    folder = tmp_path / "models" / "tiny"
+    assert main(["train-sample", "--segments-dir", str(segment_store), "--out", str(folder / "training_sample.parquet"),
+                 "--sample-size", "16", "--seed", "0"]) == 0
+    sample = read_parquet(folder / "training_sample.parquet")
+    assert len(sample) == 16 and set(sample["site"]) == {"dagua", "jura"}
+    assert main(["train", str(folder / "training_sample.parquet"), "--spectrograms-dir", str(spectrograms),
+                 "--out-dir", str(folder), "--architecture", json.dumps(SMALL.to_dict()),
+                 "--training", '{"epochs": 2, "batch_size": 8}', "--device", "cpu", "--threads", "2"]) == 0
+    for name in ["model.pt", "history.tsv", "loss_curve.png", "reconstructions.png"]:
+        assert (folder / name).stat().st_size > 0
+    assert len(pd.read_csv(folder / "history.tsv", sep="\t")) == 2
+    _, record = load_checkpoint(folder / "model.pt")
+    assert record["training_sample_sha256"] == sample_sha256(sample)
+    assert record["architecture"] == SMALL.to_dict() and record["training"]["epochs"] == 2
+
+
+def test_missing_checkpoint_error_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def _snakemake(results: Path, archive: Path, configfile: Path, *targets: str, dry_run: bool = False) -> str:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--nolock", "--configfile", str(configfile),
+               "--config", f"archive={archive}", f"results={results}"]
+    command += ["-n"] if dry_run else []
+    finished = subprocess.run(command + ["--", *targets], cwd=repo, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return finished.stdout + finished.stderr
+
+
+def _job_counts(plan: str) -> dict[str, int]:
+    """The "Job stats" table of a dry run as {rule: count}."""
+    table = plan.split("Job stats:", 1)[1].strip().splitlines()[2:]
+    counts = {}
+    for line in table:
+        if not line.strip():
+            break
+        rule, count = line.split()
+        counts[rule] = int(count)
+    return counts
+
+
+@needs_archive
+@pytest.mark.slow
+def test_workflow_never_retrains_when_new_recordings_arrive(tmp_path):
+    """Run the AE rules on a small real archive, add a day of recordings: only the new day is processed."""
+    archive, results = tmp_path / "archive", tmp_path / "results"
+    for site, count in [("jura", 4), ("dagua", 3)]:
+        (archive / site).mkdir(parents=True)
+        for path in sorted((ARCHIVE / site).glob("*.wav"))[:count]:
+            (archive / site / path.name).symlink_to(path)
+    configfile = tmp_path / "tiny.yaml"
+    configfile.write_text(
+        "autoencoder:\n  models:\n    explicit384: {channels: [4, 8, 8, 8]}\n    implicit384: {channels: [4, 8, 8, 8]}\n"
+        "  training: {epochs: 2, batch_size: 4}\n  train_threads: 2\n"
+    )
+
+    def features(partitions):
+        return [f"{results}/features/ae-{model}/{partition_path(site, date)}/part-0.parquet"
+                for model in ["explicit384", "implicit384"] for site, date in partitions]
+
+    old = [("jura", "2019-05-22"), ("dagua", "2017-03-25")]
+    _snakemake(results, archive, configfile, f"{results}/inventory/partitions.tsv")
+    _snakemake(results, archive, configfile, *features(old))
+    model = results / "models" / "explicit384" / "model.pt"
+    stamp = model.stat().st_mtime_ns
+    for path in features(old):
+        assert len(read_parquet(path)) == len(read_parquet(path.replace("features/ae-explicit384", "segments")
+                                                           .replace("features/ae-implicit384", "segments")))
+
+    new_day = archive / "jura" / "S4A03895_20190523_000000.wav"
+    new_day.symlink_to(sorted((ARCHIVE / "jura").glob("*.wav"))[10])
+    _snakemake(results, archive, configfile, f"{results}/inventory/partitions.tsv")
+    plan = _snakemake(results, archive, configfile, *features(old + [("jura", "2019-05-23")]), dry_run=True)
+    jobs = _job_counts(plan)
+    assert jobs == {"segment": 1, "spectrograms": 1, "encode": 2, "total": 4}, plan[-3000:]
+    _snakemake(results, archive, configfile, *features(old + [("jura", "2019-05-23")]))
+    assert model.stat().st_mtime_ns == stamp
