@@ -8,6 +8,7 @@
 # settings do, through params). Encoding depends on the checkpoint file. The archive
 # path is not a param: moving the archive re-renders nothing (the inventory tracks content).
 import re
+import shutil
 
 AE = config["autoencoder"]
 SPECTROGRAM_SETTINGS = json.dumps(
@@ -15,6 +16,9 @@ SPECTROGRAM_SETTINGS = json.dumps(
 )
 AE_MODELS = AE["models"]
 TRAINED_MODELS = [name for name, model in AE_MODELS.items() if not model.get("checkpoint")]
+# Training and encoding claim the workstation's one GPU (profiles/default declares
+# gpu: 1) only where there is one, so CPU-only machines run encode jobs side by side.
+GPU_JOBS = int(AE["device"] != "cpu" and shutil.which("nvidia-smi") is not None)
 
 
 def _model_regex(names):
@@ -45,8 +49,10 @@ rule spectrograms:
         log_path("spectrograms"),
     benchmark:
         benchmark_path("spectrograms")
+    conda:
+        "../../envs/autoencoder.yaml"
     shell:
-        "ecoae spectrograms {input:q} --archive {ARCHIVE:q} --out {output:q}"
+        "{ECOAE} spectrograms {input:q} --archive {ARCHIVE:q} --out {output:q}"
         " --settings {params.settings:q} --sample-rate {params.sample_rate}"
         " --channel {params.channel} --threads {threads} > {log:q} 2>&1"
 
@@ -68,8 +74,10 @@ if SAMPLES_TO_DRAW:
             seed=AE["sample_seed"],
         log:
             f"{RESULTS}/logs/train_sample/{{model}}.log",
+        conda:
+            "../../envs/autoencoder.yaml"
         shell:
-            "ecoae train-sample --segments-dir {params.segments:q} --out {output:q}"
+            "{ECOAE} train-sample --segments-dir {params.segments:q} --out {output:q}"
             " --sample-size {params.size} --seed {params.seed} > {log:q} 2>&1"
 
 
@@ -111,12 +119,16 @@ if TRAINED_MODELS:
             device=AE["device"],
             out_dir=lambda wildcards, output: str(Path(output.model).parent),
         threads: AE["train_threads"]
+        resources:
+            gpu=GPU_JOBS,
         log:
             f"{RESULTS}/logs/train/{{model}}.log",
         benchmark:
             f"{RESULTS}/benchmarks/train/{{model}}.tsv"
+        conda:
+            "../../envs/autoencoder.yaml"
         shell:
-            "ecoae train {input.sample:q} --spectrograms-dir {params.spectrograms:q}"
+            "{ECOAE} train {input.sample:q} --spectrograms-dir {params.spectrograms:q}"
             " --out-dir {params.out_dir:q} --architecture {params.architecture:q}"
             " --training {params.training:q} --device {params.device}"
             " --threads {threads} > {log:q} 2>&1"
@@ -135,12 +147,16 @@ rule encode:
         batch_size=AE["encode_batch_size"],
         device=AE["device"],
     threads: AE["encode_threads"]
+    resources:
+        gpu=GPU_JOBS,
     log:
         log_path("encode/ae-{model}"),
     benchmark:
         benchmark_path("encode/ae-{model}")
+    conda:
+        "../../envs/autoencoder.yaml"
     shell:
-        "ecoae encode {input.spectrograms:q} --checkpoint {input.model:q} --out {output:q}"
+        "{ECOAE} encode {input.spectrograms:q} --checkpoint {input.model:q} --out {output:q}"
         " --segments {input.segments:q} --batch-size {params.batch_size}"
         " --device {params.device} --threads {threads} > {log:q} 2>&1"
 
@@ -158,3 +174,5 @@ def autoencoder_targets(wildcards):
 
 
 TARGETS.append(autoencoder_targets)
+for _name in AE_MODELS:
+    FEATURE_SETS[f"ae-{_name}"] = f"{RESULTS}/features/ae-{_name}/{PARTITION}/part-0.parquet"

@@ -2,35 +2,20 @@
 # an HTML report in results/evaluation/ (also in `snakemake --report`).
 
 
-report: "../report/workflow.rst"
-
-
 EVALUATION = config["evaluation"]
-
-
-def evaluation_feature_sets():
-    """Feature set name -> per-partition store pattern, as the feature rule files registered them.
-
-    Falls back to the conventional names (ae-<model> for each configured model,
-    indices, mfcc) while no rule file registers its sets in FEATURE_SETS.
-    """
-    if FEATURE_SETS:
-        return dict(FEATURE_SETS)
-    names = [f"ae-{name}" for name in config["autoencoder"].get("models", {})] + ["indices", "mfcc"]
-    return {name: f"{RESULTS}/features/{name}/{PARTITION}/part-0.parquet" for name in names}
 
 
 def evaluation_store_dirs(wildcards):
     """`--feature-set NAME=DIR` arguments: each store's folder (its pattern up to /site=)."""
     return " ".join(
-        f"--feature-set {name}={pattern.split('/site=')[0]}" for name, pattern in evaluation_feature_sets().items()
+        f"--feature-set {name}={pattern.split('/site=')[0]}" for name, pattern in FEATURE_SETS.items()
     )
 
 
 def evaluation_inputs(wildcards):
     """Every partition of every feature set, and the training figures of models trained here."""
-    paths = [path for pattern in evaluation_feature_sets().values() for path in per_partition(pattern)(wildcards)]
-    for name in globals().get("TRAINED_MODELS", []):
+    paths = [path for pattern in FEATURE_SETS.values() for path in per_partition(pattern)(wildcards)]
+    for name in TRAINED_MODELS:
         paths += [f"{RESULTS}/models/{name}/loss_curve.png", f"{RESULTS}/models/{name}/reconstructions.png"]
     return paths
 
@@ -84,8 +69,10 @@ rule evaluate:
         log_path("evaluate", per_partition=False),
     benchmark:
         benchmark_path("evaluate", per_partition=False)
+    conda:
+        "../../envs/evaluation.yaml"
     shell:
-        "ecoae evaluate --segments-dir {RESULTS:q}/segments {params.stores}"
+        "{ECOAE} evaluate --segments-dir {RESULTS:q}/segments {params.stores}"
         " --benchmarks-dir {RESULTS:q}/benchmarks --models-dir {RESULTS:q}/models"
         " --out-dir {params.out_dir:q} --settings {params.settings:q}"
         " --sample-rate {params.sample_rate} --threads {threads} > {log:q} 2>&1"

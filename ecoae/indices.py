@@ -1,0 +1,418 @@
+"""scikit-maad acoustic indices per segment, fast, into the ``indices`` feature store.
+
+The values are those of scikit-maad's ``all_temporal_alpha_indices`` (16 indices
+on the waveform) and ``all_spectral_alpha_indices`` (44 indices on the power
+spectrogram of ``maad.sound.spectrogram``), named as scikit-maad names them.
+:func:`maad_recipe_indices` is scikit-maad's own recipe, called as its
+documentation shows; :func:`segment_indices` computes the same numbers faster:
+the spectrogram and its derived arrays are computed once and shared, work whose
+result never reaches a scalar index is skipped, and the slow functions are
+replaced by the vectorised ones of :mod:`ecoae.indices_fast`. Both read the same
+float64 copy of the segment's samples at the workflow's sample rate.
+
+Quality flags (not features): ``qc_short`` (too short for the spectrogram or the
+envelope: every index NaN), ``qc_silent`` (peak below
+``silence_level``, default -60 dBFS; decoded "digital silence" is rarely all zeros), ``qc_clipped``
+(a sample at or above ``clip_level``), ``qc_undefined`` (how many indices of the
+row are NaN, e.g. entropies and dB values of digital silence).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecoae import indices_fast
+from ecoae.audio import load_audio
+from ecoae.indices_workers import map_segments, worker_count
+from ecoae.segments import KEY_COLUMNS
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``maad.features.all_temporal_alpha_indices``, in its order.
+TEMPORAL_INDICES = [
+    "ZCR", "MEANt", "VARt", "SKEWt", "KURTt", "LEQt", "BGNt", "SNRt", "MED", "Ht",
+    "ACTtFraction", "ACTtCount", "ACTtMean", "EVNtFraction", "EVNtMean", "EVNtCount",
+]
+#: Columns of ``maad.features.all_spectral_alpha_indices``, in its order.
+SPECTRAL_INDICES = [
+    "MEANf", "VARf", "SKEWf", "KURTf", "NBPEAKS", "LEQf", "ENRf", "BGNf", "SNRf", "Hf",
+    "EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "ACI", "NDSI", "rBA",
+    "AnthroEnergy", "BioEnergy", "BI", "ROU", "ADI", "AEI", "LFC", "MFC", "HFC",
+    "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract", "EVNspMean", "EVNspCount",
+    "TFSD", "H_Havrda", "H_Renyi", "H_pairedShannon", "H_gamma", "H_GiniSimpson",
+    "RAOQ", "AGI", "nROI", "aROI",
+]
+ALL_INDICES = TEMPORAL_INDICES + SPECTRAL_INDICES
+QC_COLUMNS = ["qc_short", "qc_silent", "qc_clipped", "qc_undefined"]
+#: Audio (s) per extra worker process: below it, starting a process costs more than it saves.
+SECONDS_PER_WORKER = 60
+
+#: Defaults: scikit-maad 1.5.2's own defaults (mirrored in workflow/schemas/indices.schema.yaml).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "select": "all",
+    "spectrogram": {"window": "hann", "nperseg": 1024, "noverlap": 512},
+    "bands": {"flim_low": [0, 1000], "flim_mid": [1000, 10000], "flim_hi": [10000, 20000]},
+    "temporal": {
+        "mode": "fast", "Nt": 512, "compatibility": "QUT", "gain": 42, "Vadc": 2,
+        "sensitivity": -35, "dBref": 94, "dt": 1, "dB_threshold": 3, "rejectDuration": 0.01,
+    },
+    "spectral": {
+        "R_compatible": "soundecology", "gain": 42, "Vadc": 2, "sensitivity": -35,
+        "dBref": 94, "pRef": 2e-05, "dB_threshold": 3, "rejectDuration": None,
+        "bin_step": 1000, "ADI_dB_threshold": -50, "AEI_dB_threshold": -50,
+        "seed_level": 13, "low_level": 6, "fusion_rois": None, "remove_rois_flim_min": 50,
+        "remove_rois_flim_max": None, "remove_rain": True, "min_event_duration": 0.025,
+        "max_event_duration": None, "min_freq_bw": 50, "max_freq_bw": None,
+        "max_ratio_xy": 10,
+    },
+    "detrend": True,
+    "clip_level": 0.999,
+    "silence_level": 0.001,
+}
+
+
+def resolve_settings(settings: dict | None = None) -> dict:
+    """Return the index settings with every missing key filled from :data:`DEFAULT_SETTINGS`.
+
+    Raises
+    ------
+    ValueError
+        On an unknown key or index name, naming it and the valid ones.
+    """
+    resolved = copy.deepcopy(DEFAULT_SETTINGS)
+    for key, value in (settings or {}).items():
+        if key not in resolved:
+            raise ValueError(f"unknown indices setting {key!r}; valid: {sorted(resolved)}")
+        if isinstance(resolved[key], dict):
+            unknown = set(value) - set(resolved[key])
+            if unknown:
+                raise ValueError(
+                    f"unknown indices.{key} setting(s) {sorted(unknown)}; valid: {sorted(resolved[key])}"
+                )
+            resolved[key].update(value)
+        else:
+            resolved[key] = value
+    if resolved["spectrogram"]["noverlap"] is None:
+        resolved["spectrogram"]["noverlap"] = resolved["spectrogram"]["nperseg"] // 2
+    selected = selected_indices(resolved)
+    unknown = [name for name in selected if name not in ALL_INDICES]
+    if unknown:
+        raise ValueError(f"unknown index name(s) {unknown} in indices.select; valid: {ALL_INDICES}")
+    return resolved
+
+
+def selected_indices(settings: dict) -> list[str]:
+    """Index names chosen by ``settings["select"]`` (``"all"`` or a list), in scikit-maad's order."""
+    select = settings["select"]
+    if select == "all":
+        return list(ALL_INDICES)
+    chosen = set(select)
+    return [name for name in ALL_INDICES if name in chosen] + sorted(chosen - set(ALL_INDICES))
+
+
+def min_samples(settings: dict) -> int:
+    """Fewest samples a segment needs: 4 spectrogram frames and 4 envelope frames."""
+    hop = settings["spectrogram"]["nperseg"] - settings["spectrogram"]["noverlap"]
+    return max(settings["spectrogram"]["nperseg"] + 4 * hop, 4 * settings["temporal"]["Nt"])
+
+
+def remove_dc(s: np.ndarray, settings: dict) -> np.ndarray:
+    """Subtract the segment mean when ``settings["detrend"]``, as ``maad.sound.load`` does.
+
+    Recorders such as the Song Meter SM4 add a DC offset; without this step the
+    zero-crossing rate and the envelope-based temporal indices measure the offset.
+    """
+    return s - np.mean(s) if settings["detrend"] and s.size else s
+
+
+def _spectrogram(s: np.ndarray, fs: int, settings: dict):
+    from maad.sound import spectrogram
+
+    spec = settings["spectrogram"]
+    sxx, tn, fn, _ = spectrogram(
+        s, fs, window=spec["window"], nperseg=spec["nperseg"], noverlap=spec["noverlap"]
+    )
+    return sxx, tn, fn
+
+
+def maad_recipe_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dict[str, float]:
+    """All indices by scikit-maad's own recipe (the reference and the naive baseline).
+
+    ``all_temporal_alpha_indices`` on the waveform, ``maad.sound.spectrogram``,
+    then ``all_spectral_alpha_indices``, with the settings passed as keyword
+    arguments.
+
+    Parameters
+    ----------
+    s : ndarray
+        Segment samples (float64 recommended; :func:`segment_indices` uses float64).
+    fs : int
+        Sample rate in Hz.
+    settings : dict, optional
+        See :func:`resolve_settings`.
+
+    Returns
+    -------
+    dict
+        Index name -> value, for all 60 indices.
+    """
+    from maad.features import all_spectral_alpha_indices, all_temporal_alpha_indices
+
+    settings = resolve_settings(settings)
+    s = remove_dc(s, settings)
+    temporal = all_temporal_alpha_indices(s, fs, **settings["temporal"])
+    sxx, tn, fn = _spectrogram(s, fs, settings)
+    spectral, _ = all_spectral_alpha_indices(
+        sxx, tn, fn, **settings["bands"], **settings["spectral"]
+    )
+    return {**temporal.iloc[0].to_dict(), **spectral.iloc[0].to_dict()}
+
+
+def _temporal(s: np.ndarray, fs: int, opts: dict, wanted: set[str]) -> dict[str, float]:
+    from maad import features
+    from maad.features import alpha_indices as alpha
+    from maad.sound import temporal_snr
+
+    mode, nt = opts["mode"], opts["Nt"]
+    out: dict[str, float] = {}
+    if "ZCR" in wanted:
+        out["ZCR"] = features.zero_crossing_rate(s, fs)
+    if wanted & {"MEANt", "VARt", "SKEWt", "KURTt"}:
+        out["MEANt"], out["VARt"], out["SKEWt"], out["KURTt"] = indices_fast.waveform_moments(s)
+    if "LEQt" in wanted:
+        out["LEQt"] = alpha.temporal_leq(
+            s, fs, opts["gain"], opts["Vadc"], opts["sensitivity"], opts["dBref"], opts["dt"]
+        )
+    if wanted & {"BGNt", "SNRt"}:
+        _, out["BGNt"], out["SNRt"] = temporal_snr(s, mode, nt)
+    if "MED" in wanted:
+        out["MED"] = alpha.temporal_median(s, mode, nt)
+    if "Ht" in wanted:
+        out["Ht"] = alpha.temporal_entropy(s, opts["compatibility"], mode, nt)
+    if wanted & {"ACTtFraction", "ACTtCount", "ACTtMean"}:
+        out["ACTtFraction"], out["ACTtCount"], out["ACTtMean"] = alpha.temporal_activity(
+            s, opts["dB_threshold"], mode, nt
+        )
+    if wanted & {"EVNtFraction", "EVNtMean", "EVNtCount"}:
+        out["EVNtFraction"], out["EVNtMean"], out["EVNtCount"], _ = alpha.temporal_events(
+            s, fs, opts["dB_threshold"], opts["rejectDuration"], mode, nt
+        )
+    return out
+
+
+def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[str, float]:
+    from maad.features import alpha_indices as alpha
+    from maad.features import spectral_moments
+    from maad.util import power2dB
+
+    flim_low, flim_mid, flim_hi = (np.asarray(bands[k]) for k in ("flim_low", "flim_mid", "flim_hi"))
+    amplitude = np.sqrt(sxx)
+    mean_power = np.mean(sxx, axis=1)
+    # maad.sound.avg_amplitude_spectro: sqrt(mean(amplitude**2)), i.e. sqrt of the mean power.
+    mean_amplitude = np.sqrt(np.mean(amplitude**2, axis=1))
+    dt = tn[1] - tn[0]
+    out: dict[str, float] = {}
+
+    def want(*names: str) -> bool:
+        return bool(wanted.intersection(names))
+
+    if want("MEANf", "VARf", "SKEWf", "KURTf"):
+        out["MEANf"], out["VARf"], out["SKEWf"], out["KURTf"] = spectral_moments(mean_amplitude)
+    if want("NBPEAKS"):
+        out["NBPEAKS"] = alpha.number_of_peaks(mean_amplitude, fn)
+    if want("LEQf"):
+        out["LEQf"], _ = alpha.spectral_leq(
+            sxx, opts["gain"], opts["Vadc"], opts["sensitivity"], opts["dBref"], opts["pRef"]
+        )
+    equalized_names = ("EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "LFC", "MFC",
+                       "HFC", "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract",
+                       "EVNspMean", "EVNspCount")
+    need_equalized = want(*equalized_names)
+    # One per-bin median serves the spectral SNR and the median equaliser.
+    median_per_bin = (
+        indices_fast.median_rows(sxx) if need_equalized or want("ENRf", "BGNf", "SNRf") else None
+    )
+    if want("ENRf", "BGNf", "SNRf"):
+        out["ENRf"], out["BGNf"], out["SNRf"] = indices_fast.spectral_snr_from_median(
+            sxx, median_per_bin
+        )
+    if want("Hf"):
+        out["Hf"], _ = alpha.frequency_entropy(sxx, compatibility="QUT")
+    if need_equalized:
+        equalized = indices_fast.median_equalizer(sxx, median_per_bin)
+        equalized_db = power2dB(equalized)
+        if want("EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW"):
+            (out["EAS"], out["ECU"], out["ECV"], out["EPS"], out["EPS_KURT"],
+             out["EPS_SKEW"]) = alpha.spectral_entropy(equalized, fn, flim=(flim_mid[0], flim_hi[1]))
+        if want("LFC", "MFC", "HFC"):
+            out["LFC"], out["MFC"], out["HFC"] = alpha.spectral_cover(
+                equalized_db, fn, dB_threshold=opts["dB_threshold"],
+                flim_LF=flim_low, flim_MF=flim_mid, flim_HF=flim_hi,
+            )
+        if want("ACTspFract", "ACTspCount", "ACTspMean"):
+            fract, count, out["ACTspMean"] = alpha.spectral_activity(
+                equalized_db, dB_threshold=opts["dB_threshold"]
+            )
+            out["ACTspFract"], out["ACTspCount"] = np.mean(fract), np.mean(count)
+        if want("EVNspFract", "EVNspMean", "EVNspCount"):
+            reject = opts["rejectDuration"] if opts["rejectDuration"] is not None else dt * 3
+            out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = indices_fast.spectral_events(
+                equalized_db, dt, opts["dB_threshold"], reject
+            )
+    if want("ACI"):
+        out["ACI"] = alpha.acoustic_complexity_index(amplitude)[2]
+    if want("NDSI", "rBA", "AnthroEnergy", "BioEnergy"):
+        out["NDSI"], out["rBA"], out["AnthroEnergy"], out["BioEnergy"] = alpha.soundscape_index(
+            sxx, fn, flim_bioPh=flim_mid, flim_antroPh=flim_low, R_compatible=opts["R_compatible"]
+        )
+    if want("BI"):
+        out["BI"] = alpha.bioacoustics_index(
+            amplitude, fn, flim=flim_mid, R_compatible=opts["R_compatible"]
+        )
+    if want("ROU"):
+        out["ROU"] = np.sum(alpha.roughness(amplitude, norm=None, axis=1))
+    if want("ADI"):
+        out["ADI"] = alpha.acoustic_diversity_index(
+            amplitude, fn, fmin=flim_low[0], fmax=flim_mid[1], bin_step=opts["bin_step"],
+            dB_threshold=opts["ADI_dB_threshold"], index="shannon",
+        )
+    if want("AEI"):
+        out["AEI"] = alpha.acoustic_eveness_index(
+            amplitude, fn, fmin=flim_low[0], fmax=flim_mid[1], bin_step=opts["bin_step"],
+            dB_threshold=opts["AEI_dB_threshold"],
+        )
+    if want("TFSD"):
+        out["TFSD"] = alpha.tfsd(amplitude, fn, tn, flim=flim_mid, mode="thirdOctave", log=True)
+    if want("H_Havrda", "H_Renyi", "H_pairedShannon", "H_gamma", "H_GiniSimpson"):
+        (out["H_Havrda"], out["H_Renyi"], out["H_pairedShannon"], out["H_gamma"],
+         out["H_GiniSimpson"]) = alpha.more_entropy(mean_power, order=3)
+    if want("RAOQ"):
+        out["RAOQ"] = alpha.frequency_raoq(mean_power, fn, bin_step=opts["bin_step"])
+    if want("AGI"):
+        out["AGI"] = indices_fast.acoustic_gradient_index(amplitude, dt)
+    if want("nROI", "aROI"):
+        out["nROI"], out["aROI"] = indices_fast.region_of_interest_index(
+            sxx, tn, fn,
+            **{key: opts[key] for key in (
+                "seed_level", "low_level", "fusion_rois", "remove_rois_flim_min",
+                "remove_rois_flim_max", "remove_rain", "min_event_duration",
+                "max_event_duration", "min_freq_bw", "max_freq_bw", "max_ratio_xy")},
+        )
+    return out
+
+
+def quality_flags(s: np.ndarray, settings: dict) -> dict[str, bool]:
+    """``qc_short``, ``qc_silent`` and ``qc_clipped`` of one segment's samples."""
+    return {
+        "qc_short": bool(s.size < min_samples(settings)),
+        "qc_silent": bool(s.size == 0 or np.max(np.abs(s)) < settings["silence_level"]),
+        "qc_clipped": bool(s.size and np.max(np.abs(s)) >= settings["clip_level"]),
+    }
+
+
+def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dict[str, Any]:
+    """Selected indices and quality flags of one segment (the fast path).
+
+    Parameters
+    ----------
+    s : ndarray
+        Segment samples; converted to float64 (as :func:`maad_recipe_indices` is
+        compared with in the tests).
+    fs : int
+        Sample rate in Hz.
+    settings : dict, optional
+        See :func:`resolve_settings`.
+
+    Returns
+    -------
+    dict
+        Index name -> float (NaN where undefined: segment too short, or a
+        division by zero / log of zero as on digital silence), plus the
+        ``qc_*`` flags.
+    """
+    settings = resolve_settings(settings)
+    names = selected_indices(settings)
+    wanted = set(names)
+    s = np.asarray(s, dtype=np.float64)
+    flags = quality_flags(s, settings)
+    s = remove_dc(s, settings)
+    values: dict[str, float] = {}
+    if not flags["qc_short"]:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if wanted & set(TEMPORAL_INDICES):
+                values.update(_temporal(s, fs, settings["temporal"], wanted))
+            if wanted & set(SPECTRAL_INDICES):
+                sxx, tn, fn = _spectrogram(s, fs, settings)
+                values.update(
+                    _spectral(sxx, tn, fn, settings["bands"], settings["spectral"], wanted)
+                )
+    row: dict[str, Any] = {}
+    for name in names:
+        value = float(values.get(name, np.nan))
+        row[name] = value if np.isfinite(value) else np.nan
+    row.update(flags)
+    row["qc_undefined"] = int(sum(np.isnan(row[name]) for name in names))
+    return row
+
+
+def _segment_job(job: tuple) -> dict[str, Any]:
+    path, offset, duration, sample_rate, channel, settings = job
+    samples = load_audio(path, sample_rate, offset, duration, channel)
+    return segment_indices(samples, sample_rate, settings)
+
+
+def partition_indices(
+    segments: pd.DataFrame,
+    archive: str | Path,
+    sample_rate: int = 22050,
+    channel: str | int = "mix",
+    settings: dict | None = None,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Indices of every segment of a segment-store partition.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        A segment store partition (``KEY_COLUMNS`` + ``path``, ``offset``).
+    archive : str or Path
+        Folder the ``path`` column is relative to.
+    sample_rate, channel
+        Audio settings (``config["audio"]``).
+    settings : dict, optional
+        See :func:`resolve_settings`.
+    threads : int
+        Worker processes; segments are spread over them.
+
+    Returns
+    -------
+    DataFrame
+        ``KEY_COLUMNS`` (same rows and order as ``segments``), one float64 column
+        per selected index, then the ``qc_*`` columns.
+    """
+    import maad.features  # noqa: F401  (imported once here, inherited by forked workers)
+    import maad.sound  # noqa: F401
+
+    settings = resolve_settings(settings)
+    archive = Path(archive)
+    jobs = [
+        (archive / path, offset, duration, sample_rate, channel, settings)
+        for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
+    ]
+    workers = worker_count(threads, float(segments["duration"].sum()), SECONDS_PER_WORKER)
+    rows = map_segments(_segment_job, jobs, workers, desc="indices")
+    names = selected_indices(settings)
+    features = pd.DataFrame(rows, columns=names + QC_COLUMNS)
+    features[names] = features[names].astype("float64")
+    features[QC_COLUMNS[:3]] = features[QC_COLUMNS[:3]].astype(bool)
+    features["qc_undefined"] = features["qc_undefined"].astype("int16")
+    keys = segments[KEY_COLUMNS].reset_index(drop=True)
+    return pd.concat([keys, features], axis=1)

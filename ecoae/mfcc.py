@@ -1,0 +1,245 @@
+"""MFCC summary statistics per segment into the ``mfcc`` feature store.
+
+For each segment: librosa's MFCCs (``librosa.feature.mfcc`` with the settings
+below), summarised over frames as the mean and the standard deviation of each
+coefficient, and of its delta when ``deltas`` is on. :func:`segment_mfcc`
+computes librosa's pipeline (power STFT -> mel filter bank -> dB -> DCT-II)
+with the STFT transformed in cache-sized blocks and the mel filter bank built
+once per settings and applied as a sparse matrix (equal to librosa's values to
+float32 rounding), and
+:func:`partition_mfcc` spreads segments over worker processes.
+
+Columns: ``mfcc00_mean`` ... ``mfcc{n-1}_mean``, ``mfcc00_std`` ..., then with
+deltas ``mfcc00_delta_mean`` ... and ``mfcc00_delta_std`` ...; flags
+``qc_short`` (fewer samples than ``n_fft``, or fewer frames than
+``delta_width`` when deltas are on: those values are NaN), ``qc_silent`` (peak below ``silence_level``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecoae.audio import load_audio
+from ecoae.indices_workers import map_segments, worker_count
+from ecoae.segments import KEY_COLUMNS
+
+#: Defaults (mirrored in workflow/schemas/mfcc.schema.yaml); librosa's own where it has one.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "n_mfcc": 20,
+    "n_fft": 2048,
+    "hop_length": 512,
+    "n_mels": 128,
+    "fmin": 0.0,
+    "fmax": None,
+    "deltas": False,
+    "delta_width": 9,
+    "silence_level": 0.001,
+}
+QC_COLUMNS = ["qc_short", "qc_silent"]
+#: Audio (s) per extra worker process: below it, starting a process costs more than it saves.
+SECONDS_PER_WORKER = 600
+
+
+def resolve_settings(settings: dict | None = None) -> dict:
+    """Return MFCC settings with missing keys filled from :data:`DEFAULT_SETTINGS`.
+
+    Raises
+    ------
+    ValueError
+        On an unknown key.
+    """
+    resolved = copy.deepcopy(DEFAULT_SETTINGS)
+    unknown = set(settings or {}) - set(resolved)
+    if unknown:
+        raise ValueError(f"unknown mfcc setting(s) {sorted(unknown)}; valid: {sorted(resolved)}")
+    resolved.update(settings or {})
+    return resolved
+
+
+def feature_columns(settings: dict) -> list[str]:
+    """Feature column names for ``settings``, in store order."""
+    coefficients = [f"mfcc{i:02d}" for i in range(settings["n_mfcc"])]
+    stats = ["mean", "std"] + (["delta_mean", "delta_std"] if settings["deltas"] else [])
+    return [f"{c}_{stat}" for stat in stats for c in coefficients]
+
+
+def librosa_mfcc(s: np.ndarray, sr: int, settings: dict) -> np.ndarray:
+    """``librosa.feature.mfcc`` called with ``settings`` (the reference)."""
+    import librosa
+
+    return librosa.feature.mfcc(
+        y=s, sr=sr, n_mfcc=settings["n_mfcc"], n_fft=settings["n_fft"],
+        hop_length=settings["hop_length"], n_mels=settings["n_mels"],
+        fmin=settings["fmin"], fmax=settings["fmax"],
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+
+
+@functools.lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+
+
+def power_spectrogram(s: np.ndarray, n_fft: int, hop_length: int, block: int = 256) -> np.ndarray:
+    """``abs(librosa.stft(s, n_fft, hop_length)) ** 2``, transposed to (frames, bins).
+
+    Same framing as librosa (centred, ``n_fft // 2`` zeros each side, periodic
+    Hann window); frames are windowed and transformed ``block`` at a time, so the
+    working set stays in cache, with one FFT call per block (librosa uses blocks
+    of a few dozen frames). Equal to librosa's values to float32 rounding.
+    """
+    import scipy.fft
+
+    padded = np.pad(np.asarray(s, dtype=np.float32), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    window = _window(n_fft)
+    power = np.empty((frames.shape[0], n_fft // 2 + 1), dtype=np.float32)
+    for start in range(0, frames.shape[0], block):
+        spectrum = scipy.fft.rfft(frames[start:start + block] * window, axis=1)
+        power[start:start + block] = spectrum.real**2 + spectrum.imag**2
+    return power
+
+
+@functools.lru_cache(maxsize=8)
+def _sparse_mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None):
+    import scipy.sparse
+
+    # Each mel filter covers a few FFT bins: about 2 000 of 131 000 weights are non-zero.
+    return scipy.sparse.csr_array(_mel_basis(sr, n_fft, n_mels, fmin, fmax))
+
+
+def fast_mfcc(s: np.ndarray, sr: int, settings: dict) -> np.ndarray:
+    """The MFCC matrix of :func:`librosa_mfcc`, to float32 rounding.
+
+    Same steps as librosa 0.11: centred Hann STFT (constant padding), power,
+    mel projection, ``power_to_db`` (ref 1, amin 1e-10, top_db 80), orthonormal
+    DCT-II, first ``n_mfcc`` rows; the STFT is :func:`power_spectrogram` and the
+    mel filter bank is built once per settings and applied as a sparse matrix.
+    """
+    import librosa
+    import scipy.fft
+
+    power = power_spectrogram(s, settings["n_fft"], settings["hop_length"])
+    basis = _sparse_mel_basis(
+        sr, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
+    )
+    mel_db = librosa.power_to_db(np.asarray(basis @ power.T))
+    return scipy.fft.dct(mel_db, axis=-2, type=2, norm="ortho")[: settings["n_mfcc"]]
+
+
+def summarise(mfcc: np.ndarray, settings: dict) -> dict[str, float]:
+    """Mean and standard deviation over frames of each coefficient (and delta)."""
+    import librosa
+
+    names = [f"mfcc{i:02d}" for i in range(settings["n_mfcc"])]
+    row = {f"{n}_mean": float(v) for n, v in zip(names, mfcc.mean(axis=1))}
+    row.update({f"{n}_std": float(v) for n, v in zip(names, mfcc.std(axis=1))})
+    if settings["deltas"]:
+        if mfcc.shape[1] >= settings["delta_width"]:
+            delta = librosa.feature.delta(mfcc, width=settings["delta_width"])
+            row.update({f"{n}_delta_mean": float(v) for n, v in zip(names, delta.mean(axis=1))})
+            row.update({f"{n}_delta_std": float(v) for n, v in zip(names, delta.std(axis=1))})
+        else:
+            row.update({f"{n}_delta_{stat}": np.nan for n in names for stat in ("mean", "std")})
+    return row
+
+
+def segment_mfcc(s: np.ndarray, sr: int, settings: dict | None = None) -> dict[str, Any]:
+    """MFCC summary features and flags of one segment.
+
+    Parameters
+    ----------
+    s : ndarray
+        Mono float32 samples at ``sr``.
+    sr : int
+        Sample rate in Hz.
+    settings : dict, optional
+        See :func:`resolve_settings`.
+
+    Returns
+    -------
+    dict
+        Column name -> value (NaN where undefined), plus ``qc_short`` and ``qc_silent`` (peak below ``silence_level``).
+    """
+    settings = resolve_settings(settings)
+    columns = feature_columns(settings)
+    short = s.size < settings["n_fft"]
+    row: dict[str, Any] = dict.fromkeys(columns, np.nan)
+    if not short:
+        mfcc = fast_mfcc(np.asarray(s, dtype=np.float32), sr, settings)
+        row.update(summarise(mfcc, settings))
+        if settings["deltas"] and mfcc.shape[1] < settings["delta_width"]:
+            short = True
+    row["qc_short"] = bool(short)
+    row["qc_silent"] = bool(s.size == 0 or np.max(np.abs(s)) < settings["silence_level"])
+    return row
+
+
+def _segment_job(job: tuple) -> dict[str, Any]:
+    path, offset, duration, sample_rate, channel, settings = job
+    return segment_mfcc(load_audio(path, sample_rate, offset, duration, channel), sample_rate, settings)
+
+
+def partition_mfcc(
+    segments: pd.DataFrame,
+    archive: str | Path,
+    sample_rate: int = 22050,
+    channel: str | int = "mix",
+    settings: dict | None = None,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """MFCC summary features of every segment of a segment-store partition.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        A segment store partition (``KEY_COLUMNS`` + ``path``, ``offset``).
+    archive : str or Path
+        Folder the ``path`` column is relative to.
+    sample_rate, channel
+        Audio settings (``config["audio"]``).
+    settings : dict, optional
+        See :func:`resolve_settings`.
+    threads : int
+        Worker processes.
+
+    Returns
+    -------
+    DataFrame
+        ``KEY_COLUMNS`` (rows and order of ``segments``), float32 feature columns, ``qc_*``.
+    """
+    import librosa  # noqa: F401  (imported once here, inherited by forked workers)
+
+    settings = resolve_settings(settings)
+    # Build the mel filter bank once here, so forked workers inherit it.
+    _sparse_mel_basis(
+        sample_rate, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
+    )
+    _window(settings["n_fft"])
+    archive = Path(archive)
+    jobs = [
+        (archive / path, offset, duration, sample_rate, channel, settings)
+        for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
+    ]
+    workers = worker_count(threads, float(segments["duration"].sum()), SECONDS_PER_WORKER)
+    rows = map_segments(_segment_job, jobs, workers, desc="mfcc")
+    columns = feature_columns(settings)
+    features = pd.DataFrame(rows, columns=columns + QC_COLUMNS)
+    features[columns] = features[columns].astype("float32")
+    features[QC_COLUMNS] = features[QC_COLUMNS].astype(bool)
+    keys = segments[KEY_COLUMNS].reset_index(drop=True)
+    return pd.concat([keys, features], axis=1)
