@@ -5,7 +5,7 @@ that moment, and written to ``results/models/<model>/training_sample.parquet``. 
 workflow never re-draws it (new recordings do not retrain the model), and the
 checkpoint records its SHA-256 so a model can be traced to its exact data.
 
-Defaults (config ``autoencoder.training``; see ``docs/autoencoder.md``): MSE loss on
+Defaults (config ``autoencoder.training``; see ``the README, "Auto-encoder features"``): MSE loss on
 pixel values scaled to ``[0, 1]``, Adam with learning rate 1e-3, batch size 32, up to
 60 epochs with early stopping after 8 epochs without a validation improvement, a
 validation split of 20 % of the sampled *recordings* (so near-identical neighbouring

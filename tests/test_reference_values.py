@@ -2,7 +2,7 @@
 
 soundecology (R) 1.0 on ``tropicalsound.wav``: each index is reproduced with
 scikit-maad's spectrogram and functions where the definitions match, and with
-the documented translation where they do not (see docs/reference_features.md).
+the documented translation where they do not (see the README, "Reference feature sets").
 A 2020 scikit-maad release on the 48 Jura files: indices whose definition has
 not changed since are equal; the ones that changed are listed with the reason.
 """
@@ -151,7 +151,7 @@ def test_level_indices_shifted_by_constant_calibration_change(jura_2020):
 
 
 def test_changed_indices_differ_from_2020_release(jura_2020):
-    """Indices whose definition changed after 2020 (see docs/reference_features.md) really differ."""
+    """Indices whose definition changed after 2020 (see the README, "Reference feature sets") really differ."""
     stored, ours = jura_2020
     assert (stored["ADI"] == 0).all() and (ours["ADI"] > 0).all()
     for name in ("NDSI", "BI", "AGI", "TFSD", "RAOQ", "ACTspFract", "EVNspCount"):
