@@ -34,6 +34,9 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
 
     again = snakemake("--cores", "2", "segments", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # A dry run of the whole workflow before any model exists plans every stage.
+    whole = planned_jobs(snakemake("-n", *config).stdout)
+    assert whole["train"] == 2 and whole["encode"] == 8 and whole["indices"] == 4 and whole["evaluate"] == 1
 
     # A new day for one site: only the inventory and that partition's segments run.
     shutil.copy(archive_copy / "jura" / "S4A03895_20190522_063000.wav",

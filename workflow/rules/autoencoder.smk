@@ -112,6 +112,9 @@ if TRAINED_MODELS:
         wildcard_constraints:
             model=_model_regex(TRAINED_MODELS),
         params:
+            # The sample's path is fixed; taken from here (not input) so that a dry run
+            # before the sample is drawn can still format the command.
+            sample=lambda wildcards: training_sample_path(wildcards.model),
             architecture=lambda wildcards: json.dumps(AE_MODELS[wildcards.model], sort_keys=True),
             training=json.dumps(AE["training"], sort_keys=True),
             spectrograms=f"{RESULTS}/spectrograms",
@@ -128,7 +131,7 @@ if TRAINED_MODELS:
         conda:
             "../../envs/autoencoder.yaml"
         shell:
-            "{ECOAE} train {input.sample:q} --spectrograms-dir {params.spectrograms:q}"
+            "{ECOAE} train {params.sample:q} --spectrograms-dir {params.spectrograms:q}"
             " --out-dir {params.out_dir:q} --architecture {params.architecture:q}"
             " --training {params.training:q} --device {params.device}"
             " --threads {threads} > {log:q} 2>&1"
