@@ -17,7 +17,7 @@ Workloads: the real archive (../shared/data/archive: 10 s and 5 s recordings, on
 segment each) and 60 s segments (the default segment length) made by joining
 six consecutive Jura recordings. Each timing is the median of ``--repeats`` runs.
 
-    python benchmarks/bench_reference_features.py [--repeats 3] [--threads 2]
+    python benchmarks/bench_reference_features.py [--repeats 3] [--threads 2] [--stages mfcc]
 """
 
 from __future__ import annotations
@@ -112,6 +112,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--minutes-of-60s", type=int, default=4, help="60 s segments in the second workload")
+    parser.add_argument("--stages", nargs="+", choices=["indices", "mfcc"], default=["indices", "mfcc"],
+                        help="stages to time (default both)")
     args = parser.parse_args()
     archive = DATA / "archive"
     if not archive.is_dir():
@@ -127,10 +129,12 @@ def main() -> int:
             ("60 s segments (joined Jura)", long_files, scratch),
         ]
         # Warm-up: imports, numba/FFT plans, mel filter bank, worker start.
-        partition_indices(segments_for(files[:2], archive), archive, RATE, threads=1)
-        partition_mfcc(segments_for(files[:2], archive), archive, RATE, threads=1)
-        naive_indices(files[:1])
-        naive_mfcc(files[:1])
+        if "indices" in args.stages:
+            partition_indices(segments_for(files[:2], archive), archive, RATE, threads=1)
+            naive_indices(files[:1])
+        if "mfcc" in args.stages:
+            partition_mfcc(segments_for(files[:2], archive), archive, RATE, threads=1)
+            naive_mfcc(files[:1])
 
         lines = []
         for name, chosen, root in workloads:
@@ -140,6 +144,8 @@ def main() -> int:
                 ("indices", naive_indices, partition_indices),
                 ("mfcc", naive_mfcc, partition_mfcc),
             ):
+                if stage not in args.stages:
+                    continue
                 t_naive, reference = timed(lambda: naive(chosen), args.repeats)
                 with threadpool_limits(limits=1, user_api="blas"):
                     t_naive1, _ = timed(lambda: naive(chosen), args.repeats)

@@ -36,6 +36,8 @@ def to_mono(samples: np.ndarray, channel: str | int = MIX) -> np.ndarray:
     """
     if samples.ndim == 1:
         return samples.astype(np.float32, copy=False)
+    if samples.shape[1] == 1:  # mono: a view, no averaging copy
+        return samples[:, 0].astype(np.float32, copy=False)
     if channel == MIX:
         return samples.mean(axis=1, dtype=np.float32)
     index = min(int(channel), samples.shape[1] - 1)

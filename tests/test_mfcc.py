@@ -112,3 +112,20 @@ def test_power_spectrogram_equals_librosa_stft(archive):
     actual = power_spectrogram(samples, 2048, 512).T
     assert actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=1e-6 * expected.max())
+
+
+@pytest.mark.parametrize("length", [2048, 3000, 512 * 63, 512 * 64, 512 * 64 + 1, 512 * 200 + 77])
+def test_mfcc_matrix_equals_librosa_at_block_edges(length):
+    """Frames are processed in blocks: lengths around block edges give librosa's matrix."""
+    import librosa
+
+    from ecoae.mfcc import fast_mfcc
+
+    t = np.arange(length) / RATE
+    samples = (0.3 * np.sin(2 * np.pi * 440 * t * (1 + t))
+               + np.random.default_rng(length).normal(0, 0.05, length)).astype(np.float32)
+    settings = resolve_settings()
+    expected = librosa.feature.mfcc(y=samples, sr=RATE, n_mfcc=settings["n_mfcc"])
+    actual = fast_mfcc(samples, RATE, settings)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-3)
