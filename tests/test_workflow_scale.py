@@ -1,0 +1,115 @@
+"""Archive-scale behaviour of the whole workflow: incremental re-runs and kill-and-resume.
+
+These run Snakemake end to end (minutes), with a small training configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecoae.demo import generate_demo_archive
+from workflow_helpers import REPO, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+FAST_CONFIG = """\
+autoencoder:
+  sample_size: 200
+  training: {epochs: 3, batch_size: 16, patience: 2}
+evaluation:
+  n_splits: 3
+  random_forest_trees: 20
+  timescales: [segment, 1h]
+"""
+
+
+@pytest.fixture(scope="module")
+def fast_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "fast.yaml"
+    path.write_text(FAST_CONFIG)
+    return path
+
+
+def run_args(archive: Path, results: Path, fast_config: Path) -> list[str]:
+    return ["--cores", "2", "--configfile", str(REPO / "config" / "config.yaml"), str(fast_config),
+            "--config", f"archive={archive}", f"results={results}"]
+
+
+def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_config):
+    archive, later = tmp_path / "archive", tmp_path / "later"
+    small = dict(sites=2, interval_minutes=240, recording_seconds=10)
+    generate_demo_archive(archive, days=1, **small)
+    generate_demo_archive(later, days=2, **small)
+    args = run_args(archive, tmp_path / "results", fast_config)
+    snakemake(*args)
+    assert "Nothing to be done" in snakemake(*args, "-n").stdout
+
+    new_day = sorted((later / "forest").glob("20240502_*.WAV"))
+    assert new_day
+    for path in new_day:
+        shutil.copy(path, archive / "forest" / path.name)
+    snakemake(*args, "--until", "inventory")
+    dry = snakemake(*args, "-n").stdout
+    # One job per stage for the new partition (encode once per model), the
+    # evaluation, and no training.
+    assert planned_jobs(dry) == {"segment": 1, "spectrograms": 1, "encode": 2, "indices": 1,
+                                 "mfcc": 1, "evaluate": 1, "all": 1}
+    partitions = set(re.findall(r"site=(\w+), date=([\d-]+)", dry))
+    assert partitions == {("forest", "2024-05-02")}
+    snakemake(*args)
+    stores = (tmp_path / "results" / "features").glob("*/site=forest/date=2024-05-02/part-0.parquet")
+    assert len(list(stores)) == 4  # two AE models, indices, MFCC
+
+
+def store_tables(results: Path) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for path in sorted(results.glob("**/part-0.parquet")):
+        tables[str(path.relative_to(results))] = pd.read_parquet(path)
+    return tables
+
+
+def test_kill_and_resume_gives_identical_outputs(shared_data, tmp_path, fast_config):
+    archive = tmp_path / "archive"
+    for site, count in (("jura", 8), ("dagua", 8)):
+        (archive / site).mkdir(parents=True)
+        for path in sorted((shared_data / "archive" / site).glob("*.wav"))[::6][:count]:
+            shutil.copy(path, archive / site / path.name)
+
+    reference = tmp_path / "reference"
+    snakemake(*run_args(archive, reference, fast_config))
+
+    resumed = tmp_path / "resumed"
+    args = run_args(archive, resumed, fast_config)
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(REPO), *args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 600
+    # Kill everything (Snakemake and its running jobs) once feature extraction is under way.
+    while not list(resumed.glob("features/*/site=*/date=*/part-0.parquet")):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (resumed / "evaluation" / "report.html").exists()
+
+    snakemake(*args, "--unlock")
+    snakemake(*args)
+    expected, got = store_tables(reference), store_tables(resumed)
+    assert sorted(got) == sorted(expected)
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(got[name], table, check_exact=False, rtol=1e-5, obj=name)
+    metrics = [pd.read_csv(r / "evaluation" / "metrics.csv") for r in (reference, resumed)]
+    scores = [m.drop(columns=[c for c in m.columns if "seconds" in c]) for m in metrics]
+    pd.testing.assert_frame_equal(scores[1], scores[0])
