@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ecoae import indices_fast
-from ecoae.audio import load_audio
-from ecoae.indices_workers import map_segments, worker_count
+from ecoae.indices_workers import map_segment_audio
 from ecoae.segments import KEY_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -363,12 +362,6 @@ def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dic
     return row
 
 
-def _segment_job(job: tuple) -> dict[str, Any]:
-    path, offset, duration, sample_rate, channel, settings = job
-    samples = load_audio(path, sample_rate, offset, duration, channel)
-    return segment_indices(samples, sample_rate, settings)
-
-
 def partition_indices(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -402,13 +395,9 @@ def partition_indices(
     import maad.sound  # noqa: F401
 
     settings = resolve_settings(settings)
-    archive = Path(archive)
-    jobs = [
-        (archive / path, offset, duration, sample_rate, channel, settings)
-        for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
-    ]
-    workers = worker_count(threads, float(segments["duration"].sum()), SECONDS_PER_WORKER)
-    rows = map_segments(_segment_job, jobs, workers, desc="indices")
+    rows = map_segment_audio(
+        segment_indices, segments, archive, sample_rate, channel, settings, threads, SECONDS_PER_WORKER, "indices"
+    )
     names = selected_indices(settings)
     features = pd.DataFrame(rows, columns=names + QC_COLUMNS)
     features[names] = features[names].astype("float64")

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
+
+from ecoae.audio import load_audio
+
+#: ``analyse(samples, sample_rate, settings) -> row``: what a stage computes for one segment.
+SegmentAnalysis = Callable[[np.ndarray, int, dict], dict]
 
 
 def _single_threaded_blas() -> None:
@@ -60,3 +68,54 @@ def map_segments(
     ) as pool:
         chunk = max(1, min(8, len(jobs) // (4 * threads)))
         return list(tqdm(pool.map(function, jobs, chunksize=chunk), **progress))
+
+
+def _analyse_segment(job: tuple) -> dict:
+    analyse, path, offset, duration, sample_rate, channel, settings = job
+    return analyse(load_audio(path, sample_rate, offset, duration, channel), sample_rate, settings)
+
+
+def map_segment_audio(
+    analyse: SegmentAnalysis,
+    segments: pd.DataFrame,
+    archive: str | Path,
+    sample_rate: int,
+    channel: str | int,
+    settings: dict,
+    threads: int,
+    seconds_per_worker: float,
+    desc: str,
+) -> list[dict]:
+    """Read each segment's audio and analyse it, over worker processes, in row order.
+
+    Parameters
+    ----------
+    analyse : callable
+        Module-level ``analyse(samples, sample_rate, settings) -> dict``.
+    segments : DataFrame
+        A segment store partition (``path``, ``offset``, ``duration``).
+    archive : str or Path
+        Folder the ``path`` column is relative to.
+    sample_rate, channel
+        Audio settings, see :func:`ecoae.audio.load_audio`.
+    settings : dict
+        Passed to ``analyse``.
+    threads : int
+        Most worker processes; fewer for little audio (:func:`worker_count`).
+    seconds_per_worker : float
+        Audio that justifies one more worker.
+    desc : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    list of dict
+        One row per segment.
+    """
+    archive = Path(archive)
+    jobs = [
+        (analyse, archive / path, offset, duration, sample_rate, channel, settings)
+        for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
+    ]
+    workers = worker_count(threads, float(segments["duration"].sum()), seconds_per_worker)
+    return map_segments(_analyse_segment, jobs, workers, desc=desc)

@@ -26,8 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ecoae.audio import load_audio
-from ecoae.indices_workers import map_segments, worker_count
+from ecoae.indices_workers import map_segment_audio
 from ecoae.segments import KEY_COLUMNS
 
 #: Defaults (mirrored in workflow/schemas/mfcc.schema.yaml); librosa's own where it has one.
@@ -246,11 +245,6 @@ def segment_mfcc(s: np.ndarray, sr: int, settings: dict | None = None) -> dict[s
     return row
 
 
-def _segment_job(job: tuple) -> dict[str, Any]:
-    path, offset, duration, sample_rate, channel, settings = job
-    return segment_mfcc(load_audio(path, sample_rate, offset, duration, channel), sample_rate, settings)
-
-
 def partition_mfcc(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -288,13 +282,9 @@ def partition_mfcc(
     )
     _dct_matrix(settings["n_mels"], settings["n_mfcc"])
     _window(settings["n_fft"])
-    archive = Path(archive)
-    jobs = [
-        (archive / path, offset, duration, sample_rate, channel, settings)
-        for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
-    ]
-    workers = worker_count(threads, float(segments["duration"].sum()), SECONDS_PER_WORKER)
-    rows = map_segments(_segment_job, jobs, workers, desc="mfcc")
+    rows = map_segment_audio(
+        segment_mfcc, segments, archive, sample_rate, channel, settings, threads, SECONDS_PER_WORKER, "mfcc"
+    )
     columns = feature_columns(settings)
     features = pd.DataFrame(rows, columns=columns + QC_COLUMNS)
     features[columns] = features[columns].astype("float32")

@@ -231,10 +231,12 @@ def test_cli_rejects_bad_settings(archive, tmp_path):
 
 
 def test_worker_processes_keep_segment_order(archive):
-    from ecoae.indices import _segment_job
-    from ecoae.indices_workers import map_segments, worker_count
+    from ecoae.indices import segment_indices
+    from ecoae.indices_workers import map_segment_audio, worker_count
 
     settings = resolve_settings({"select": ["ACI", "Ht"]})
-    jobs = [(archive / p, o, d, RATE, "mix", settings) for p, o, d in REAL_SEGMENTS]
-    assert map_segments(_segment_job, jobs, threads=2) == [_segment_job(job) for job in jobs]
+    segments = make_segments(archive, REAL_SEGMENTS)
+    pooled = map_segment_audio(segment_indices, segments, archive, RATE, "mix", settings, 2, 0.001, "test")
+    serial = map_segment_audio(segment_indices, segments, archive, RATE, "mix", settings, 1, 0.001, "test")
+    assert pooled == serial and len(pooled) == len(REAL_SEGMENTS)
     assert worker_count(8, 30, 60) == 1 and worker_count(2, 600, 60) == 2 and worker_count(4, 150, 60) == 2
