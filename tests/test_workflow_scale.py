@@ -113,3 +113,27 @@ def test_kill_and_resume_gives_identical_outputs(shared_data, tmp_path, fast_con
     metrics = [pd.read_csv(r / "evaluation" / "metrics.csv") for r in (reference, resumed)]
     scores = [m.drop(columns=[c for c in m.columns if "seconds" in c]) for m in metrics]
     pd.testing.assert_frame_equal(scores[1], scores[0])
+
+
+def test_trained_model_encodes_another_archive_without_training(tmp_path, fast_config):
+    first, second = tmp_path / "first", tmp_path / "second"
+    small = dict(sites=2, days=1, interval_minutes=240, recording_seconds=10)
+    generate_demo_archive(first, **small)
+    generate_demo_archive(second, seed=99, **small)
+    snakemake(*run_args(first, tmp_path / "results_first", fast_config))
+    models = tmp_path / "results_first" / "models"
+    reuse = tmp_path / "reuse.yaml"
+    reuse.write_text("autoencoder:\n  models:\n" + "".join(
+        f"    {name}: {{checkpoint: {models / name / 'model.pt'}}}\n" for name in ("explicit384", "implicit384")))
+    args = [*run_args(second, tmp_path / "results_second", fast_config), "--configfile", str(reuse)]
+    snakemake(*args, "--until", "inventory")
+    plan = planned_jobs(snakemake(*args, "-n").stdout)
+    assert plan["encode"] == 2 * 2 and not any(name.startswith("train") for name in plan)
+    snakemake(*args)
+    assert not (tmp_path / "results_second" / "models").exists()
+    features = pd.concat(pd.read_parquet(p) for p in
+                         (tmp_path / "results_second" / "features" / "ae-explicit384").glob("site=*/date=*/part-0.parquet"))
+    segments = pd.concat(pd.read_parquet(p) for p in
+                         (tmp_path / "results_second" / "segments").glob("site=*/date=*/part-0.parquet"))
+    assert len(features) == len(segments) == 12
+    assert len([c for c in features.columns if c.startswith("ae_")]) == 384
