@@ -22,6 +22,8 @@ def ecoae_command():
     return f"{shlex.quote(sys.executable)} -m ecoae"
 
 
+# Used directly in every rule's shell command (not a param): which Python runs ecoae
+# is not a result-changing setting, and a param would re-run everything after a new venv.
 ECOAE = ecoae_command()
 DEMO = not config["archive"]
 ARCHIVE = str(Path(config["archive"] or "demo_archive").resolve())

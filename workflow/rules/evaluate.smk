@@ -64,6 +64,7 @@ rule evaluate:
         settings=json.dumps(EVALUATION, sort_keys=True),
         sample_rate=config["audio"]["sample_rate"],
         out_dir=f"{RESULTS}/evaluation",
+        results=RESULTS,
     threads: EVALUATION["threads"]
     log:
         log_path("evaluate", per_partition=False),
@@ -72,8 +73,8 @@ rule evaluate:
     conda:
         "../../envs/evaluation.yaml"
     shell:
-        "{ECOAE} evaluate --segments-dir {RESULTS:q}/segments {params.stores}"
-        " --benchmarks-dir {RESULTS:q}/benchmarks --models-dir {RESULTS:q}/models"
+        "{ECOAE} evaluate --segments-dir {params.results:q}/segments {params.stores}"
+        " --benchmarks-dir {params.results:q}/benchmarks --models-dir {params.results:q}/models"
         " --out-dir {params.out_dir:q} --settings {params.settings:q}"
         " --sample-rate {params.sample_rate} --threads {threads} > {log:q} 2>&1"
 

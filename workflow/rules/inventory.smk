@@ -31,7 +31,7 @@ checkpoint inventory:
         fingerprint=inventory_fingerprint,
         settings=json.dumps(config["inventory"]),
         min_seconds=config["segments"]["min_segment_seconds"],
-        manifests=f"{RESULTS}/inventory/partitions",
+        out_dir=lambda wildcards, output: str(Path(output.recordings).parent),
     threads: 4
     log:
         log_path("inventory", per_partition=False),
@@ -40,7 +40,7 @@ checkpoint inventory:
     conda:
         "../../envs/core.yaml"
     shell:
-        "{ECOAE} inventory {params.archive:q} --out-dir {RESULTS:q}/inventory"
+        "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q}"
         " --settings {params.settings:q} --min-seconds {params.min_seconds}"
         " --threads {threads} 2> {log:q}"
 
