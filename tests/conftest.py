@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from shared_data import SHARED_DATA
 
 
 @pytest.fixture(scope="session")

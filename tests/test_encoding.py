@@ -17,10 +17,9 @@ from ecoae.segments import KEY_COLUMNS, SEGMENT_COLUMNS
 from ecoae.spectrogram import SpectrogramSettings, read_spectrograms
 from ecoae.store import read_parquet, write_parquet_atomic
 from ecoae.training import TrainingSettings, load_checkpoint, save_checkpoint
+from shared_data import ARCHIVE, needs_archive
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARCHIVE = DATA / "archive"
-pytestmark = pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"real recordings not found at {ARCHIVE}")
+pytestmark = needs_archive
 
 
 @pytest.fixture(scope="module")

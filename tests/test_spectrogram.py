@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,10 +20,8 @@ from ecoae.spectrogram import (
     squeeze_time,
     write_spectrograms,
 )
+from shared_data import ARCHIVE, needs_archive
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARCHIVE = DATA / "archive"
-needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"real recordings not found at {ARCHIVE}")
 
 
 def archive_segments(per_site: int) -> pd.DataFrame:
