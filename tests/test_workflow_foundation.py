@@ -47,14 +47,24 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
     assert "date=2019-05-23" in plan.stdout
 
 
-def test_quirky_archive_finishes_with_quarantine(shared_data, tmp_path):
+@pytest.mark.slow
+def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):
+    """Broken files are quarantined; the odd ones (256 kHz, MP3 silence, 1 s) get every feature set and a report."""
     results = tmp_path / "results"
-    run = snakemake("--cores", "2", "segments",
-                    "--config", f"archive={shared_data / 'quirky'}", f"results={results}")
-    assert "3 files quarantined" in run.stdout + run.stderr
+    run = snakemake("--cores", "2", "--config", f"archive={shared_data / 'quirky'}", f"results={results}")
+    assert "5 recordings used, 3 files quarantined" in run.stdout + run.stderr
     quarantine = read_parquet(results / "inventory" / "quarantine.parquet")
     assert set(quarantine["path"]) == {"audiomoth_zero_bytes_20220104_183000.WAV",
                                        "truncated_header_stereo_empty.wav", "stereo_float_5_frames.wav"}
+    for store in ("ae-explicit384", "ae-implicit384", "indices", "mfcc"):
+        rows = pd.concat(read_parquet(p) for p in (results / "features" / store).glob("site=*/date=*/part-0.parquet"))
+        assert len(rows) == 5, store
+    indices = pd.concat(read_parquet(p) for p in (results / "features" / "indices").glob("*/*/part-0.parquet"))
+    assert indices["qc_silent"].sum() == 1  # the MP3 of digital silence
+    # One site and too few examples per class: every task is skipped, and the report says so.
+    tasks = pd.read_csv(results / "evaluation" / "tasks.csv")
+    assert (tasks["status"] == "skipped").all() and tasks["reason"].str.len().gt(0).all()
+    assert (results / "evaluation" / "report.html").stat().st_size > 0
 
 
 def test_bad_config_value_is_named(tmp_path):

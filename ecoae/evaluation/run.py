@@ -101,6 +101,20 @@ def _label_adder(tasks, diel_periods, multi_date_sites, tables):
     return add_labels
 
 
+_KEY = ["task", "timescale", "feature_set", "model"]
+#: Columns of the four result tables, so that they keep their header when empty
+#: (an archive where every task is skipped still gets a report saying why).
+TABLE_COLUMNS = {
+    "metrics": _KEY + ["n_examples", "n_classes", "n_groups", "group_by", "n_folds", "dimension",
+                       "balanced_accuracy_mean", "balanced_accuracy_std", "f1_macro_mean", "f1_macro_std",
+                       "chance_balanced_accuracy", "fit_seconds"],
+    "fold_metrics": _KEY + ["fold", "n_train", "n_test", "balanced_accuracy", "f1_macro"],
+    "tasks": ["task", "timescale", "group_by", "classes", "notes", "status", "reason", "n_examples",
+              "n_groups", "n_folds"],
+    "confusion": _KEY + ["true", "predicted", "count"],
+}
+
+
 def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[str, list[str]],
                        task_names: list[str], settings: dict, threads: int):
     """Cross-validate every task x feature set x model on one timescale's table.
@@ -247,7 +261,9 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
         rows = evaluate_timescale(data, timescale, sets, task_names, settings, threads)
         for collected, new in zip(all_rows, rows):
             collected.extend(new)
-    metrics, fold_metrics, tasks, confusion = (pd.DataFrame(rows) for rows in all_rows)
+    metrics, fold_metrics, tasks, confusion = (
+        pd.DataFrame(rows, columns=columns) for rows, columns in zip(all_rows, TABLE_COLUMNS.values())
+    )
 
     minutes = meta.groupby(["site", "date"], as_index=False)["duration"].sum()
     minutes["minutes"] = minutes["duration"] / 60.0
