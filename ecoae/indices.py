@@ -350,6 +350,10 @@ def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dic
                 values.update(_temporal(s, fs, settings["temporal"], wanted))
             if wanted & set(SPECTRAL_INDICES):
                 sxx, tn, fn = _spectrogram(s, fs, settings)
+                # maad returns a frequency-major view of a time-major array; one row-major
+                # copy makes every per-bin reduction and partition below run on contiguous
+                # rows (medians ~10x faster; sums agree with maad's to the last few ulps).
+                sxx = np.ascontiguousarray(sxx)
                 values.update(
                     _spectral(sxx, tn, fn, settings["bands"], settings["spectral"], wanted)
                 )

@@ -122,17 +122,30 @@ def test_vectorised_functions_equal_maad_with_other_settings(archive):
     )
 
 
+@pytest.mark.parametrize("row_major", [False, True], ids=["maad-layout", "row-major"])
 @pytest.mark.parametrize("n_frames", [428, 429])
-def test_median_rows_is_numpy_median(archive, n_frames):
+def test_median_rows_is_numpy_median(archive, n_frames, row_major):
     from maad.sound import spectrogram
 
     s = load_audio(archive / REAL_SEGMENTS[0][0], RATE).astype(np.float64)
     sxx = spectrogram(s, RATE)[0][:, :n_frames]
-    assert sxx.shape[1] == n_frames
-    np.testing.assert_array_equal(indices_fast.median_rows(sxx), np.median(sxx, axis=1))
+    assert sxx.shape[1] == n_frames and not sxx.flags.c_contiguous
+    if row_major:  # the layout segment_indices works on
+        sxx = np.ascontiguousarray(sxx)
+    for method in ("partition", "sort"):
+        np.testing.assert_array_equal(indices_fast.median_rows(sxx, method), np.median(sxx, axis=1))
+    # The tie-heavy input the ROI index takes the median of (clipped dB, mostly zeros).
+    clipped_db = sxx.copy()
+    clipped_db[clipped_db < np.median(clipped_db)] = 0
+    for method in ("partition", "sort"):
+        np.testing.assert_array_equal(
+            indices_fast.median_rows(clipped_db, method), np.median(clipped_db, axis=1)
+        )
     with_nan = sxx.copy()
     with_nan[3, 5] = np.nan
     np.testing.assert_array_equal(indices_fast.median_rows(with_nan), np.median(with_nan, axis=1))
+    with pytest.raises(ValueError, match="method"):
+        indices_fast.median_rows(sxx, "quickselect")
 
 
 def test_selected_subset_and_unknown_names(archive):
