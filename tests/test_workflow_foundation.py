@@ -46,6 +46,14 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
     assert planned_jobs(plan.stdout) == {"segment": 1, "segments": 1}
     assert "date=2019-05-23" in plan.stdout
 
+    # Removing that day again removes its partition from the stores.
+    snakemake("--cores", "2", "segments", *config)
+    new_partition = results / "segments" / "site=jura" / "date=2019-05-23"
+    assert (new_partition / "part-0.parquet").exists()
+    (archive_copy / "jura" / "S4A03895_20190523_063000.wav").unlink()
+    snakemake("--cores", "2", "segments", *config)
+    assert not new_partition.exists() and (results / "segments" / "site=jura" / "date=2019-05-22").exists()
+
 
 @pytest.mark.slow
 def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):

@@ -27,8 +27,9 @@ def _inventory(args: argparse.Namespace) -> int:
     settings = json.loads(args.settings) if args.settings else {}
     inventory = build_inventory(args.archive, settings, args.min_seconds, args.threads, args.out_dir)
     counts = write_inventory(inventory, args.out_dir)
-    for folder in prune_orphan_partitions(Path(args.out_dir).parent, inventory.partitions()):
-        log.info("removed %s: its recordings are no longer in the archive", folder)
+    if args.prune_results:
+        for folder in prune_orphan_partitions(args.prune_results, inventory.partitions()):
+            log.info("removed %s: its recordings are no longer in the archive", folder)
     quarantine = inventory.quarantine
     for row in quarantine.itertuples(index=False):
         log.warning("quarantined %s: %s", row.path, row.reason)
@@ -65,9 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory = subparsers.add_parser(
         "inventory", help="scan an archive: recordings, quarantine, partitions")
     inventory.add_argument("archive", help="folder of recordings")
-    inventory.add_argument("--out-dir", required=True,
-                           help="output folder, results/inventory; store partitions under its parent "
-                                "whose recordings left the archive are removed")
+    inventory.add_argument("--out-dir", required=True, help="output folder, e.g. results/inventory")
+    inventory.add_argument("--prune-results", metavar="RESULTS",
+                           help="workflow results folder whose store partitions are removed when "
+                                "their recordings have left the archive (the workflow passes it)")
     inventory.add_argument("--settings", help="the inventory config section as JSON")
     inventory.add_argument("--min-seconds", type=float, default=1.0,
                            help="quarantine recordings shorter than this (default 1)")

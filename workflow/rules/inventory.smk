@@ -32,6 +32,7 @@ checkpoint inventory:
         settings=json.dumps(config["inventory"]),
         min_seconds=config["segments"]["min_segment_seconds"],
         out_dir=lambda wildcards, output: str(Path(output.recordings).parent),
+        results=RESULTS,
     threads: 4
     log:
         log_path("inventory", per_partition=False),
@@ -40,7 +41,7 @@ checkpoint inventory:
     conda:
         "../../envs/core.yaml"
     shell:
-        "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q}"
+        "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q} --prune-results {params.results:q}"
         " --settings {params.settings:q} --min-seconds {params.min_seconds}"
         " --threads {threads} 2> {log:q}"
 
