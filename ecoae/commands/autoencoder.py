@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 from pathlib import Path
 
+from ecoae.commands.arguments import channel, json_object
+
 log = logging.getLogger(__name__)
-
-
-def _channel(value: str) -> str | int:
-    return value if value == "mix" else int(value)
-
-
-def _json_object(value: str) -> dict:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object")
-    return parsed
 
 
 def register(subparsers) -> None:
@@ -32,10 +18,10 @@ def register(subparsers) -> None:
     spectrograms.add_argument("segments", help="segment store file (part-0.parquet) of one partition")
     spectrograms.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     spectrograms.add_argument("--out", required=True, help="spectrogram store file to write")
-    spectrograms.add_argument("--settings", type=_json_object, default={},
+    spectrograms.add_argument("--settings", type=json_object, default={},
                               help="JSON object of spectrogram settings (config section `spectrogram`)")
     spectrograms.add_argument("--sample-rate", type=int, default=22050, help="audio rate, Hz")
-    spectrograms.add_argument("--channel", type=_channel, default="mix", help="'mix' or a channel index")
+    spectrograms.add_argument("--channel", type=channel, default="mix", help="'mix' or a channel index")
     spectrograms.add_argument("--threads", type=int, default=1)
     spectrograms.set_defaults(handler=run_spectrograms)
 
@@ -50,9 +36,9 @@ def register(subparsers) -> None:
     train.add_argument("sample", help="training sample file (from `ecoae train-sample`)")
     train.add_argument("--spectrograms-dir", required=True, help="root of the spectrogram store")
     train.add_argument("--out-dir", required=True, help="model folder: model.pt, figures, history.tsv")
-    train.add_argument("--architecture", type=_json_object, default={},
+    train.add_argument("--architecture", type=json_object, default={},
                        help='JSON: {"variant": "explicit"|"implicit", "feature_size": 384, "channels": [...]}')
-    train.add_argument("--training", type=_json_object, default={}, help="JSON of training hyper-parameters")
+    train.add_argument("--training", type=json_object, default={}, help="JSON of training hyper-parameters")
     train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     train.add_argument("--threads", type=int, default=1)
     train.set_defaults(handler=run_train)

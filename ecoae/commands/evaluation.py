@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
+
+from ecoae.commands.arguments import json_object
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out-dir", required=True, type=Path, help="output folder (results/evaluation)")
     parser.add_argument("--benchmarks-dir", type=Path, help="Snakemake benchmark records (results/benchmarks)")
     parser.add_argument("--models-dir", type=Path, help="auto-encoder training outputs (results/models)")
-    parser.add_argument("--settings", default="{}", help="evaluation settings as JSON (config 'evaluation' section)")
+    parser.add_argument("--settings", type=json_object, default={},
+                        help="evaluation settings as JSON (config 'evaluation' section)")
     parser.add_argument("--sample-rate", type=int, help="rate all audio was read at (stated in the report)")
     parser.add_argument("--base-dir", type=Path, default=Path("."), help="folder relative label-table paths start from")
     parser.add_argument("--threads", type=int, default=1)
@@ -42,14 +44,9 @@ def evaluate(args) -> int:
     """Handler of ``ecoae evaluate``."""
     from ecoae.evaluation.run import run_evaluation
 
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        log.error("--settings is not valid JSON: %s", error)
-        return 2
     results = run_evaluation(
         args.segments_dir, dict(args.feature_set), args.out_dir, args.benchmarks_dir, args.models_dir,
-        settings, args.sample_rate, args.threads, args.base_dir,
+        args.settings, args.sample_rate, args.threads, args.base_dir,
     )
     evaluated = (results.tasks["status"] == "evaluated").sum() if len(results.tasks) else 0
     log.info("%d task/timescale combinations evaluated, %d skipped; report: %s",

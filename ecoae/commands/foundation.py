@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
+
+from ecoae.commands.arguments import json_object
 
 log = logging.getLogger("ecoae")
 
@@ -24,8 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _inventory(args: argparse.Namespace) -> int:
     from ecoae.inventory import build_inventory, prune_orphan_partitions, write_inventory
 
-    settings = json.loads(args.settings) if args.settings else {}
-    inventory = build_inventory(args.archive, settings, args.min_seconds, args.threads, args.out_dir)
+    inventory = build_inventory(args.archive, args.settings, args.min_seconds, args.threads, args.out_dir)
     counts = write_inventory(inventory, args.out_dir)
     if args.prune_results:
         for folder in prune_orphan_partitions(args.prune_results, inventory.partitions()):
@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory.add_argument("--prune-results", metavar="RESULTS",
                            help="workflow results folder whose store partitions are removed when "
                                 "their recordings have left the archive (the workflow passes it)")
-    inventory.add_argument("--settings", help="the inventory config section as JSON")
+    inventory.add_argument("--settings", type=json_object, default={},
+                           help="the inventory config section as JSON")
     inventory.add_argument("--min-seconds", type=float, default=1.0,
                            help="quarantine recordings shorter than this (default 1)")
     inventory.add_argument("--threads", type=int, default=4)

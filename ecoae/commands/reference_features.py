@@ -7,19 +7,18 @@ import json
 import logging
 import time
 
+from ecoae.commands.arguments import channel, json_object
+
 log = logging.getLogger(__name__)
-
-
-def _channel(value: str) -> str | int:
-    return value if value == "mix" else int(value)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("segments", help="segment store partition (part-0.parquet)")
     parser.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     parser.add_argument("--sample-rate", type=int, default=22050, help="audio rate in Hz (default 22050)")
-    parser.add_argument("--channel", type=_channel, default="mix", help='"mix" or a channel index')
-    parser.add_argument("--settings", default="{}", help="JSON object of this stage's config section")
+    parser.add_argument("--channel", type=channel, default="mix", help='"mix" or a channel index')
+    parser.add_argument("--settings", type=json_object, default={},
+                        help="JSON object of this stage's config section")
     parser.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", required=True, help="feature store partition file to write")
 
@@ -36,23 +35,13 @@ def register(subparsers) -> None:
     mfcc.set_defaults(handler=run_mfcc)
 
 
-def _settings(args) -> dict:
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"--settings is not valid JSON ({error}): {args.settings!r}")
-    if not isinstance(settings, dict):
-        raise SystemExit(f"--settings must be a JSON object, not {args.settings!r}")
-    return settings
-
-
 def _run(args, compute, resolve, set_name: str) -> int:
     import pyarrow as pa
 
     from ecoae.store import read_parquet, write_parquet_atomic
 
     try:
-        settings = resolve(_settings(args))
+        settings = resolve(args.settings)
     except ValueError as error:
         log.error("%s (fix the %s section of config/config.yaml)", error, set_name)
         return 2
