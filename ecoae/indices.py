@@ -309,10 +309,11 @@ def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[st
 
 def quality_flags(s: np.ndarray, settings: dict) -> dict[str, bool]:
     """``qc_short``, ``qc_silent`` and ``qc_clipped`` of one segment's samples."""
+    peak = float(max(s.max(), -s.min())) if s.size else 0.0
     return {
         "qc_short": bool(s.size < min_samples(settings)),
-        "qc_silent": bool(s.size == 0 or np.max(np.abs(s)) < settings["silence_level"]),
-        "qc_clipped": bool(s.size and np.max(np.abs(s)) >= settings["clip_level"]),
+        "qc_silent": bool(s.size == 0 or peak < settings["silence_level"]),
+        "qc_clipped": bool(s.size and peak >= settings["clip_level"]),
     }
 
 
