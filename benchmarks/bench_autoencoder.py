@@ -5,11 +5,11 @@ segment each (the files are 5 s and 10 s long, shorter than one 60 s segment).
 
 Rows
 ----
-spectrograms  ecoae       :func:`ecoae.spectrogram.render_segments` (partial reads, libsoxr,
+spectrograms  ecoae       :func:`ecoae.features.spectrogram.render_segments` (partial reads, libsoxr,
                           one STFT, band matrix, mean pooling), 1 and 2 threads.
 spectrograms  naive       per file: ``librosa.load`` + ``librosa.stft`` + ``power_to_db`` +
                           PIL bilinear resize to 128x128 + uint8, one thread.
-encode        ecoae       :func:`ecoae.encoding.encode_images`, batches of 16, torch threads 1 / 2.
+encode        ecoae       :func:`ecoae.features.encoding.encode_images`, batches of 16, torch threads 1 / 2.
 encode        naive       the same network, one image per forward pass, torch threads 1.
 
 "segments/s/core" divides by the threads used; "audio min/s" is minutes of audio per
@@ -30,10 +30,10 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
-from ecoae.encoding import encode_images
-from ecoae.segments import SEGMENT_COLUMNS
-from ecoae.spectrogram import IMAGE_SIZE, SpectrogramSettings, render_segments
+from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
+from ecoae.features.encoding import encode_images
+from ecoae.archive.segments import SEGMENT_COLUMNS
+from ecoae.features.spectrogram import IMAGE_SIZE, SpectrogramSettings, render_segments
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "archive"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from ecoae.demo import generate_demo_archive  # noqa: E402
+from ecoae.archive.demo import generate_demo_archive  # noqa: E402
 
 
 def rule_of(record: Path, benchmarks: Path) -> str:

@@ -1,6 +1,6 @@
 """Seconds per minute of audio of the indices and MFCC stages against the naive recipes.
 
-ecoae's workers run BLAS single-threaded (see ecoae.indices_workers); the table
+ecoae's workers run BLAS single-threaded (see ecoae.features.segment_workers); the table
 also times the naive recipes that way (naive*) so the gain from that alone shows.
 
 Naive baselines, per file, as the libraries' documentation shows them:
@@ -9,7 +9,7 @@ Naive baselines, per file, as the libraries' documentation shows them:
   ``maad.sound.spectrogram`` -> ``maad.features.all_spectral_alpha_indices``;
 * MFCC: ``librosa.load(path, sr=22050)`` -> ``librosa.feature.mfcc`` -> mean/std.
 
-The indices baseline loads with ``ecoae.audio.load_audio`` (libsoxr HQ to 22 050 Hz,
+The indices baseline loads with ``ecoae.archive.audio.load_audio`` (libsoxr HQ to 22 050 Hz,
 the rate the workflow uses; scikit-maad's own loader cannot resample), so both
 sides see identical samples and their values are compared row by row.
 
@@ -35,10 +35,10 @@ import pandas as pd
 import soundfile as sf
 from threadpoolctl import threadpool_limits
 
-from ecoae.audio import load_audio
-from ecoae.indices import ALL_INDICES, maad_recipe_indices, partition_indices
-from ecoae.mfcc import feature_columns, partition_mfcc, resolve_settings
-from ecoae.segments import KEY_COLUMNS
+from ecoae.archive.audio import load_audio
+from ecoae.features.indices import ALL_INDICES, maad_recipe_indices, partition_indices
+from ecoae.features.mfcc import feature_columns, partition_mfcc, resolve_settings
+from ecoae.archive.segments import KEY_COLUMNS
 
 RATE = 22050
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor, layer_shapes
+from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor, layer_shapes
 
 SIZES = [128, 384, 1024]
 

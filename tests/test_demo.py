@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ecoae import demo
-from ecoae.demo import MANIFEST_NAME, generate_demo_archive
+from ecoae.archive import demo
+from ecoae.archive.demo import MANIFEST_NAME, generate_demo_archive
 
 # Two sites x one day x every 6 h x 10 s: 8 files, generated in well under a second.
 SMALL = dict(sites=2, days=1, interval_minutes=360, recording_seconds=10)

@@ -10,13 +10,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from ecoae.autoencoder import Architecture, ConvAutoEncoder
+from ecoae.features.autoencoder import Architecture, ConvAutoEncoder
 from ecoae.cli import main
-from ecoae.encoding import encode_partition, feature_columns
-from ecoae.segments import KEY_COLUMNS, SEGMENT_COLUMNS
-from ecoae.spectrogram import SpectrogramSettings, read_spectrograms
+from ecoae.features.encoding import encode_partition, feature_columns
+from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS
+from ecoae.features.spectrogram import SpectrogramSettings, read_spectrograms
 from ecoae.store import read_parquet, write_parquet_atomic
-from ecoae.training import TrainingSettings, load_checkpoint, save_checkpoint
+from ecoae.features.training import TrainingSettings, load_checkpoint, save_checkpoint
 from shared_data import ARCHIVE, needs_archive
 
 pytestmark = needs_archive

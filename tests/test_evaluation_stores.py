@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ecoae.evaluation import stores
-from ecoae.segments import SEGMENT_COLUMNS
+from ecoae.archive.segments import SEGMENT_COLUMNS
 from ecoae.store import partition_path, write_parquet_atomic
 
 INDEX_NAMES = ["ACI", "NDSI", "H", "BI"]

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ecoae import cli, indices_fast
-from ecoae.audio import load_audio
-from ecoae.indices import (
+from ecoae import cli
+from ecoae.features import indices_fast
+from ecoae.archive.audio import load_audio
+from ecoae.features.indices import (
     ALL_INDICES,
     QC_COLUMNS,
     maad_recipe_indices,
@@ -20,7 +21,7 @@ from ecoae.indices import (
     resolve_settings,
     segment_indices,
 )
-from ecoae.segments import KEY_COLUMNS
+from ecoae.archive.segments import KEY_COLUMNS
 from ecoae.store import read_parquet, write_parquet_atomic
 
 RATE = 22050
@@ -244,8 +245,8 @@ def test_cli_rejects_bad_settings(archive, tmp_path):
 
 
 def test_worker_processes_keep_segment_order(archive):
-    from ecoae.indices import segment_indices
-    from ecoae.indices_workers import map_segment_audio, worker_count
+    from ecoae.features.indices import segment_indices
+    from ecoae.features.segment_workers import map_segment_audio, worker_count
 
     settings = resolve_settings({"select": ["ACI", "Ht"]})
     segments = make_segments(archive, REAL_SEGMENTS)

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from ecoae.inventory import build_inventory, recording_id, write_inventory
+from ecoae.archive.inventory import build_inventory, recording_id, write_inventory
 from ecoae.store import read_parquet
 
 
@@ -141,7 +141,7 @@ def test_bad_config_names_the_key(tmp_path, write_tone):
 
 
 def test_prune_removes_only_partitions_that_left(tmp_path, write_tone):
-    from ecoae.inventory import prune_orphan_partitions
+    from ecoae.archive.inventory import prune_orphan_partitions
 
     archive, results = tmp_path / "archive", tmp_path / "results"
     write_tone(archive / "a" / "20210101_000000.wav", 2.0)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecoae.metadata import compile_patterns, from_audiomoth_comment, from_filename, from_guano
+from ecoae.archive.metadata import compile_patterns, from_audiomoth_comment, from_filename, from_guano
 
 PATTERNS = compile_patterns()
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from ecoae import cli
-from ecoae.audio import load_audio
-from ecoae.mfcc import QC_COLUMNS, feature_columns, partition_mfcc, resolve_settings, segment_mfcc
-from ecoae.segments import KEY_COLUMNS
+from ecoae.archive.audio import load_audio
+from ecoae.features.mfcc import QC_COLUMNS, feature_columns, partition_mfcc, resolve_settings, segment_mfcc
+from ecoae.archive.segments import KEY_COLUMNS
 from ecoae.store import read_parquet, write_parquet_atomic
 
 RATE = 22050
@@ -105,7 +105,7 @@ def test_partition_store_via_cli(archive, tmp_path):
 def test_power_spectrogram_equals_librosa_stft(archive):
     import librosa
 
-    from ecoae.mfcc import power_spectrogram
+    from ecoae.features.mfcc import power_spectrogram
 
     samples = load_audio(archive / WINDOWS[0][0], RATE)
     expected = np.abs(librosa.stft(samples, n_fft=2048, hop_length=512)) ** 2
@@ -119,7 +119,7 @@ def test_mfcc_matrix_equals_librosa_at_block_edges(length):
     """Frames are processed in blocks: lengths around block edges give librosa's matrix."""
     import librosa
 
-    from ecoae.mfcc import fast_mfcc
+    from ecoae.features.mfcc import fast_mfcc
 
     t = np.arange(length) / RATE
     samples = (0.3 * np.sin(2 * np.pi * 440 * t * (1 + t))

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecoae.audio import load_audio
-from ecoae.indices import segment_indices
+from ecoae.archive.audio import load_audio
+from ecoae.features.indices import segment_indices
 
 
 @pytest.fixture(scope="module")

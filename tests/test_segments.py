@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecoae.inventory import build_inventory
-from ecoae.segments import KEY_COLUMNS, SEGMENT_COLUMNS, iter_segment_audio, segment_bounds, segment_recordings
+from ecoae.archive.inventory import build_inventory
+from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS, iter_segment_audio, segment_bounds, segment_recordings
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from ecoae.segments import KEY_COLUMNS, SEGMENT_COLUMNS
-from ecoae.spectrogram import (
+from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS
+from ecoae.features.spectrogram import (
     IMAGE_SIZE,
     SpectrogramSettings,
     band_weights,

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
+from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
 from ecoae.cli import main
-from ecoae.encoding import encode_images
-from ecoae.segments import SEGMENT_COLUMNS
-from ecoae.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
+from ecoae.features.encoding import encode_images
+from ecoae.archive.segments import SEGMENT_COLUMNS
+from ecoae.features.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
 from ecoae.store import partition_path, read_parquet, write_parquet_atomic
-from ecoae.training import (
+from ecoae.features.training import (
     TrainingSettings,
     draw_training_sample,
     evaluate_loss,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ecoae.demo import generate_demo_archive
+from ecoae.archive.demo import generate_demo_archive
 from workflow_helpers import REPO, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow

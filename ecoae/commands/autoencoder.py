@@ -65,7 +65,7 @@ def register(subparsers) -> None:
 
 def run_spectrograms(args) -> int:
     """Render one partition and write its spectrogram store file."""
-    from ecoae.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
+    from ecoae.features.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
     from ecoae.store import read_parquet
 
     settings = SpectrogramSettings.from_mapping({**args.settings, "sample_rate": args.sample_rate})
@@ -78,7 +78,7 @@ def run_spectrograms(args) -> int:
 
 def run_train_sample(args) -> int:
     """Draw the training sample from every partition of the segment store."""
-    from ecoae.training import draw_training_sample, write_training_sample
+    from ecoae.features.training import draw_training_sample, write_training_sample
 
     files = sorted(Path(args.segments_dir).glob("site=*/date=*/part-0.parquet"))
     sample = draw_training_sample(files, args.sample_size, args.seed)
@@ -94,8 +94,8 @@ def _set_threads(threads: int) -> None:
 
 def run_train(args) -> int:
     """Train one model and write its folder."""
-    from ecoae.autoencoder import Architecture, select_device
-    from ecoae.training import TrainingSettings, train_model
+    from ecoae.features.autoencoder import Architecture, select_device
+    from ecoae.features.training import TrainingSettings, train_model
 
     _set_threads(args.threads)
     device = select_device(args.device)
@@ -107,9 +107,9 @@ def run_train(args) -> int:
 
 def run_encode(args) -> int:
     """Encode one partition with a checkpoint."""
-    from ecoae.autoencoder import select_device
-    from ecoae.encoding import encode_partition
-    from ecoae.training import load_checkpoint
+    from ecoae.features.autoencoder import select_device
+    from ecoae.features.encoding import encode_partition
+    from ecoae.features.training import load_checkpoint
 
     _set_threads(args.threads)
     device = select_device(args.device)
@@ -123,8 +123,8 @@ def run_render(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ecoae.ae_render import save_spectrogram_png
-    from ecoae.spectrogram import read_spectrograms
+    from ecoae.features.spectrogram_png import save_spectrogram_png
+    from ecoae.features.spectrogram import read_spectrograms
 
     source = Path(args.spectrograms)
     files = [source] if source.is_file() else sorted(source.rglob("part-0.parquet"))

@@ -12,7 +12,7 @@ log = logging.getLogger("ecoae")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ecoae.demo import generate_demo_archive
+    from ecoae.archive.demo import generate_demo_archive
 
     manifest = generate_demo_archive(
         Path(args.out), sites=args.sites, days=args.days, interval_minutes=args.interval_minutes,
@@ -23,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from ecoae.inventory import build_inventory, prune_orphan_partitions, write_inventory
+    from ecoae.archive.inventory import build_inventory, prune_orphan_partitions, write_inventory
 
     inventory = build_inventory(args.archive, args.settings, args.min_seconds, args.threads, args.out_dir)
     counts = write_inventory(inventory, args.out_dir)
@@ -41,7 +41,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    from ecoae.segments import segment_recordings
+    from ecoae.archive.segments import segment_recordings
     from ecoae.store import read_parquet, write_parquet_atomic
 
     recordings = read_parquet(args.manifest)

@@ -71,13 +71,13 @@ def _run(args, compute, resolve, set_name: str) -> int:
 
 def run_indices(args) -> int:
     """Handler of ``ecoae indices``."""
-    from ecoae.indices import partition_indices, resolve_settings
+    from ecoae.features.indices import partition_indices, resolve_settings
 
     return _run(args, partition_indices, resolve_settings, "indices")
 
 
 def run_mfcc(args) -> int:
     """Handler of ``ecoae mfcc``."""
-    from ecoae.mfcc import partition_mfcc, resolve_settings
+    from ecoae.features.mfcc import partition_mfcc, resolve_settings
 
     return _run(args, partition_mfcc, resolve_settings, "mfcc")

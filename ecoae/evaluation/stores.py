@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecoae.segments import KEY_COLUMNS
+from ecoae.archive.segments import KEY_COLUMNS
 from ecoae.store import PART_FILE, partition_path
 
 #: Segment-store columns the evaluation needs besides the key.

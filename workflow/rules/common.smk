@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from ecoae.fingerprint import archive_fingerprint, config_fingerprint
+from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
 
 validate(config, "../schemas/config.schema.yaml")
 for _section in ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation"):

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecoae.autoencoder import ConvAutoEncoder, images_to_tensor
-from ecoae.segments import KEY_COLUMNS
-from ecoae.spectrogram import SpectrogramSettings, read_spectrograms
+from ecoae.features.autoencoder import ConvAutoEncoder, images_to_tensor
+from ecoae.archive.segments import KEY_COLUMNS
+from ecoae.features.spectrogram import SpectrogramSettings, read_spectrograms
 from ecoae.store import read_parquet, write_parquet_atomic
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def encode_partition(
     spectrogram_path : str or Path
         The partition's spectrogram store file.
     model, checkpoint
-        From :func:`ecoae.training.load_checkpoint`.
+        From :func:`ecoae.features.training.load_checkpoint`.
     out : str or Path
         Feature store file to write (atomically).
     segments_path : str or Path, optional

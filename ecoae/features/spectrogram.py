@@ -28,10 +28,10 @@ PNG of the array shows low frequencies at the bottom); column 0 is the segment s
 Store
 -----
 ``results/spectrograms/site=<site>/date=<date>/part-0.parquet``: the segment key
-columns (:data:`ecoae.segments.KEY_COLUMNS`, same rows and order as the segment
+columns (:data:`ecoae.archive.segments.KEY_COLUMNS`, same rows and order as the segment
 store) plus ``image``, a ``fixed_size_binary(16384)`` holding the uint8 pixels
 row-major. The rendering parameters are in the Parquet schema metadata under
-``ecoae.spectrogram``.
+``ecoae.features.spectrogram``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecoae.segments import KEY_COLUMNS, iter_segment_audio
+from ecoae.archive.segments import KEY_COLUMNS, iter_segment_audio
 from ecoae.store import write_parquet_atomic
 
 
@@ -55,7 +55,7 @@ IMAGE_SIZE = 128
 #: Bytes of one stored image.
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
 #: Key of the rendering parameters in the Parquet schema metadata.
-METADATA_KEY = b"ecoae.spectrogram"
+METADATA_KEY = b"ecoae.features.spectrogram"
 FREQUENCY_SCALES = ("linear", "mel")
 TIME_POOLINGS = ("mean", "max")
 
@@ -252,7 +252,7 @@ def render_segments(
     settings : SpectrogramSettings
         Rendering parameters (its ``sample_rate`` is the rate audio is read at).
     channel : {"mix"} or int
-        Channel handling, see :func:`ecoae.audio.load_audio`.
+        Channel handling, see :func:`ecoae.archive.audio.load_audio`.
     threads : int
         Worker threads (audio decoding, resampling and FFT release the GIL).
     progress : bool

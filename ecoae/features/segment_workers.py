@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ecoae.audio import load_audio
+from ecoae.archive.audio import load_audio
 
 #: ``analyse(samples, sample_rate, settings) -> row``: what a stage computes for one segment.
 SegmentAnalysis = Callable[[np.ndarray, int, dict], dict]
@@ -97,7 +97,7 @@ def map_segment_audio(
     archive : str or Path
         Folder the ``path`` column is relative to.
     sample_rate, channel
-        Audio settings, see :func:`ecoae.audio.load_audio`.
+        Audio settings, see :func:`ecoae.archive.audio.load_audio`.
     settings : dict
         Passed to ``analyse``.
     threads : int

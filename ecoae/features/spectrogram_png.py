@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecoae.spectrogram import SpectrogramSettings
+from ecoae.features.spectrogram import SpectrogramSettings
 
 
 def png_name(key: pd.Series) -> str:

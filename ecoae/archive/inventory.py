@@ -30,9 +30,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecoae.fingerprint import iter_audio_files
-from ecoae.metadata import FileMetadata, compile_patterns, from_filename, merge
-from ecoae.probe import Unusable, probe
+from ecoae.archive.fingerprint import iter_audio_files
+from ecoae.archive.metadata import FileMetadata, compile_patterns, from_filename, merge
+from ecoae.archive.probe import Unusable, probe
 from ecoae.store import partition_path, write_parquet_atomic
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ecoae import riff
-from ecoae.metadata import FileMetadata, from_audiomoth_comment, from_guano
+from ecoae.archive import riff
+from ecoae.archive.metadata import FileMetadata, from_audiomoth_comment, from_guano
 
 
 class Unusable(Exception):

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecoae.spectrogram import IMAGE_SIZE
+from ecoae.features.spectrogram import IMAGE_SIZE
 
 #: The greyscale image is repeated in this many channels (the paper's RGB input).
 INPUT_CHANNELS = 3

@@ -26,8 +26,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ecoae.indices_workers import map_segment_audio
-from ecoae.segments import KEY_COLUMNS
+from ecoae.features.segment_workers import map_segment_audio
+from ecoae.archive.segments import KEY_COLUMNS
 
 #: Defaults (mirrored in workflow/schemas/mfcc.schema.yaml); librosa's own where it has one.
 DEFAULT_SETTINGS: dict[str, Any] = {

@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from ecoae.audio import load_audio
+from ecoae.archive.audio import load_audio
 
 #: Columns every feature store carries, in this order: one key to join them all.
 KEY_COLUMNS = ["recording_id", "segment_index", "start_time", "duration", "site"]
@@ -118,7 +118,7 @@ def iter_segment_audio(
         Target rate in Hz (every stage uses the same one, so sites recorded at
         different rates give comparable features).
     channel : {"mix"} or int
-        See :func:`ecoae.audio.to_mono`.
+        See :func:`ecoae.archive.audio.to_mono`.
 
     Yields
     ------

@@ -7,7 +7,7 @@ spectrogram of ``maad.sound.spectrogram``), named as scikit-maad names them.
 documentation shows; :func:`segment_indices` computes the same numbers faster:
 the spectrogram and its derived arrays are computed once and shared, work whose
 result never reaches a scalar index is skipped, and the slow functions are
-replaced by the vectorised ones of :mod:`ecoae.indices_fast`. Both read the same
+replaced by the vectorised ones of :mod:`ecoae.features.indices_fast`. Both read the same
 float64 copy of the segment's samples at the workflow's sample rate.
 
 Quality flags (not features): ``qc_short`` (too short for the spectrogram or the
@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecoae import indices_fast
-from ecoae.indices_workers import map_segment_audio
-from ecoae.segments import KEY_COLUMNS
+from ecoae.features import indices_fast
+from ecoae.features.segment_workers import map_segment_audio
+from ecoae.archive.segments import KEY_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Training the auto-encoder: frozen sample, train loop, checkpoint, figures.
+"""Training the auto-encoder: frozen sample, train loop, checkpoint (figures: training_figures).
 
 The training sample is drawn once, with a seed, from the segment stores present at
 that moment, and written to ``results/models/<model>/training_sample.parquet``. The
@@ -27,9 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from ecoae.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
-from ecoae.segments import KEY_COLUMNS
-from ecoae.spectrogram import IMAGE_SIZE, SpectrogramSettings, read_spectrograms
+from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
+from ecoae.features.training_figures import plot_loss_curve, plot_reconstructions
+from ecoae.archive.segments import KEY_COLUMNS
+from ecoae.features.spectrogram import IMAGE_SIZE, SpectrogramSettings, read_spectrograms
 from ecoae.store import partition_path, read_parquet, write_parquet_atomic
 
 log = logging.getLogger(__name__)
@@ -392,58 +393,3 @@ def train_model(
     plot_reconstructions(model, shown[picks], out_dir / "reconstructions.png",
                          f"{name}: validation spectrograms (top) and reconstructions (bottom)")
     return checkpoint
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def plot_loss_curve(history: list[dict], path: str | Path, title: str = "") -> Path:
-    """Save the training and validation loss per epoch as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    frame = pd.DataFrame(history)
-    figure, axis = plt.subplots(figsize=(5, 3.2), dpi=100)
-    axis.plot(frame["epoch"], frame["train_loss"], label="training")
-    if frame["validation_loss"].notna().any():
-        axis.plot(frame["epoch"], frame["validation_loss"], label="validation")
-    axis.set_yscale("log")
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("reconstruction loss")
-    axis.set_title(title, fontsize=9)
-    axis.legend()
-    figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return Path(path)
-
-
-def plot_reconstructions(model: ConvAutoEncoder, images: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """Save inputs (top row) beside their reconstructions (bottom row) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        outputs = model(images_to_tensor(images).to(device))[:, 0].cpu().numpy()
-    count = len(images)
-    figure, axes = plt.subplots(2, count, figsize=(1.4 * count, 3.2), dpi=100, squeeze=False)
-    for column in range(count):
-        for row, picture in enumerate((images[column] / 255.0, outputs[column])):
-            axis = axes[row, column]
-            axis.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-        axes[0, 0].set_ylabel("input")
-        axes[1, 0].set_ylabel("output")
-    figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return Path(path)

@@ -1,0 +1,1 @@
+"""The archive side: scanning recordings, reading their metadata and audio, cutting segments."""

@@ -1,0 +1,1 @@
+"""Feature sets: spectrogram images and the models that encode them, and per-segment audio features."""
