@@ -12,10 +12,10 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/inventory.smk"
-include: "workflow/rules/autoencoder.smk"
-include: "workflow/rules/reference_features.smk"
-include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/archive.smk"
+include: "workflow/rules/features_autoencoder.smk"
+include: "workflow/rules/features_audio.smk"
+include: "workflow/rules/evaluation.smk"
 
 
 rule all:
@@ -25,10 +25,10 @@ rule all:
 
 
 onsuccess:
-    from ecoae.inventory import summary_line
+    from ecoae.archive.inventory import summary_line
 
-    print(summary_line(f"{RESULTS}/inventory") or "ecoae: no inventory written")
+    print(summary_line(L.inventory_dir) or "ecoae: no inventory written")
 
 
 onerror:
-    print(f"ecoae: the run stopped; logs are under {RESULTS}/logs/. Run the same command again to resume.")
+    print(f"ecoae: the run stopped; logs are under {L.results}/logs/. Run the same command again to resume.")

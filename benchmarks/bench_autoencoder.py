@@ -33,7 +33,7 @@ import torch
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
 from ecoae.features.encoding import encode_images
 from ecoae.archive.segments import SEGMENT_COLUMNS
-from ecoae.features.spectrogram import IMAGE_SIZE, SpectrogramSettings, render_segments
+from ecoae.features.spectrogram import IMAGE_SIZE, ImageRecipe, render_segments
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "archive"
 
@@ -51,7 +51,7 @@ def archive_segments(archive: Path) -> pd.DataFrame:
     return frame
 
 
-def naive_spectrograms(segments: pd.DataFrame, archive: Path, settings: SpectrogramSettings) -> np.ndarray:
+def naive_spectrograms(segments: pd.DataFrame, archive: Path, settings: ImageRecipe) -> np.ndarray:
     """The obvious per-file approach: load, STFT, dB, resize the whole image."""
     import librosa
     from PIL import Image
@@ -94,7 +94,7 @@ def main() -> None:
 
     segments = archive_segments(args.archive)
     audio_minutes = segments["duration"].sum() / 60
-    settings = SpectrogramSettings()
+    settings = ImageRecipe()
     rows = []
 
     def record(stage, method, threads, seconds):

@@ -1,9 +1,12 @@
-"""Partitioned Parquet stores: layout and atomic writes.
+"""Partitioned Parquet stores: the key columns, atomic writes, and reading partitions back.
 
-Every store under ``results/`` shares one layout, ``<store>/site=<site>/date=<YYYY-MM-DD>/part-0.parquet``,
-which dask and pyarrow read as a hive-partitioned dataset. Files are written to a
-temporary name in the same folder and renamed into place, so a reader never sees
-a half-written file under its final name.
+Every store under ``results/`` is laid out as ``<store>/site=<site>/date=<YYYY-MM-DD>/part-0.parquet``
+(:mod:`ecoae.layout`). Following the hive convention, ``site`` and ``date`` live in the
+folder names only: :func:`write_partition` drops them from the table and
+:func:`read_partition` adds them back from the path, so pandas, dask, pyarrow, duckdb and
+polars all read a store folder directly and agree on those columns. Files are written to a
+temporary name in the same folder and renamed into place, so a reader never sees a
+half-written file under its final name.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PART_FILE = "part-0.parquet"
-
-
-def partition_path(site: str, date: str) -> str:
-    """Return the hive-style relative folder of a partition, ``site=<site>/date=<date>``."""
-    return f"site={site}/date={date}"
+#: The key of every row of every store: one segment of one recording.
+SEGMENT_KEY = ["recording_id", "segment_index"]
+#: Partition keys: in the folder names, never in the files.
+PARTITION_KEYS = ["site", "date"]
 
 
 def write_parquet_atomic(table: pd.DataFrame | pa.Table, path: str | Path) -> Path:
@@ -53,6 +54,50 @@ def write_parquet_atomic(table: pd.DataFrame | pa.Table, path: str | Path) -> Pa
     return path
 
 
+def write_partition(table: pd.DataFrame | pa.Table, path: str | Path) -> Path:
+    """Write one store partition atomically, without the partition-key columns.
+
+    ``site`` and ``date`` are dropped when present: they are in the path.
+    """
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table.drop(columns=PARTITION_KEYS, errors="ignore"), preserve_index=False)
+    else:
+        table = table.drop_columns([name for name in PARTITION_KEYS if name in table.column_names])
+    return write_parquet_atomic(table, path)
+
+
+def partition_of(path: str | Path) -> tuple[str, str]:
+    """``(site, date)`` of a store file from its folders ``site=…/date=…``.
+
+    Raises
+    ------
+    ValueError
+        When the path is not inside ``site=…/date=…`` folders.
+    """
+    path = Path(path)
+    site, date = path.parent.parent.name, path.parent.name
+    if not (site.startswith("site=") and date.startswith("date=")):
+        raise ValueError(f"{path} is not a store partition file (expected …/site=<site>/date=<date>/part-0.parquet)")
+    return site.removeprefix("site="), date.removeprefix("date=")
+
+
+def read_partition(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read one store partition file, with ``site`` and ``date`` taken from its path.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``…/site=<site>/date=<date>/part-0.parquet``.
+    columns : list of str, optional
+        File columns to read (default all); ``site`` and ``date`` are always added.
+    """
+    site, date = partition_of(path)
+    frame = pq.read_table(path, columns=columns, partitioning=None).to_pandas()
+    frame.insert(0, "date", date)
+    frame.insert(0, "site", site)
+    return frame
+
+
 def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read one Parquet file into pandas (no hive partition columns are added)."""
+    """Read one Parquet file (not a store partition) into pandas, columns as stored."""
     return pq.read_table(path, partitioning=None).to_pandas()

@@ -13,9 +13,9 @@ import torch
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder
 from ecoae.cli import main
 from ecoae.features.encoding import encode_partition, feature_columns
-from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS
-from ecoae.features.spectrogram import SpectrogramSettings, read_spectrograms
-from ecoae.store import read_parquet, write_parquet_atomic
+from ecoae.archive.segments import SEGMENT_COLUMNS
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
+from ecoae.store import SEGMENT_KEY, read_parquet, write_parquet_atomic, write_partition
 from ecoae.features.training import TrainingSettings, load_checkpoint, save_checkpoint
 from shared_data import ARCHIVE, needs_archive
 
@@ -36,15 +36,16 @@ def partition(tmp_path_factory):
                          start.tz_localize(None), "UTC", relative, float(offset)))
     segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     segments["segment_index"] = segments["segment_index"].astype("int32")
-    segment_file = write_parquet_atomic(segments, root / "segments" / "part-0.parquet")
-    spectrogram_file = root / "spectrograms" / "part-0.parquet"
+    partition = "site=jura/date=2019-05-22/part-0.parquet"
+    segment_file = write_partition(segments, root / "segments" / partition)
+    spectrogram_file = root / "spectrograms" / partition
     status = main(["spectrograms", str(segment_file), "--archive", str(ARCHIVE), "--out", str(spectrogram_file),
                    "--settings", '{"n_fft": 1024, "hop_length": 512, "frequency_scale": "mel"}', "--threads", "2"])
     assert status == 0
     return segment_file, spectrogram_file
 
 
-def make_checkpoint(path: Path, architecture: Architecture, spectrogram: SpectrogramSettings) -> Path:
+def make_checkpoint(path: Path, architecture: Architecture, spectrogram: ImageRecipe) -> Path:
     torch.manual_seed(0)
     model = ConvAutoEncoder(architecture)
     return save_checkpoint(path, model, TrainingSettings(), spectrogram, "0" * 64, [], "cpu")
@@ -62,8 +63,8 @@ def test_cli_encode_writes_keys_and_features(partition, tmp_path, variant, size)
     assert status == 0
     features = read_parquet(out)
     segments = read_parquet(segment_file)
-    assert list(features.columns) == KEY_COLUMNS + feature_columns(size)
-    pd.testing.assert_frame_equal(features[KEY_COLUMNS], segments[KEY_COLUMNS])
+    assert list(features.columns) == SEGMENT_KEY + feature_columns(size)
+    pd.testing.assert_frame_equal(features[SEGMENT_KEY], segments[SEGMENT_KEY])
     values = features[feature_columns(size)].to_numpy()
     assert values.dtype == np.float32 and np.isfinite(values).all()
     assert len(np.unique(values.round(5), axis=0)) == len(values)  # every segment gets its own vector
@@ -75,7 +76,7 @@ def test_cli_encode_writes_keys_and_features(partition, tmp_path, variant, size)
 
 def test_encode_refuses_other_spectrogram_settings(partition, tmp_path):
     _, spectrogram_file = partition
-    checkpoint = make_checkpoint(tmp_path / "model.pt", Architecture("implicit", 16, (4, 4, 4, 4)), SpectrogramSettings())
+    checkpoint = make_checkpoint(tmp_path / "model.pt", Architecture("implicit", 16, (4, 4, 4, 4)), ImageRecipe())
     model, record = load_checkpoint(checkpoint)
     with pytest.raises(ValueError, match="spectrogram settings"):
         encode_partition(spectrogram_file, model, record, tmp_path / "out.parquet")

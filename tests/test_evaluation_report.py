@@ -46,12 +46,10 @@ def evaluated(tmp_path_factory):
         "label_tables": [{"name": "owl", "path": "owl.csv"}],
     }
     out = root / "evaluation"
-    argv = ["evaluate", "--segments-dir", str(root / "segments"), "--out-dir", str(out),
-            "--benchmarks-dir", str(root / "benchmarks"), "--models-dir", str(root / "models"),
-            "--settings", json.dumps(settings), "--sample-rate", "22050", "--threads", "2",
+    argv = ["evaluate", "--results", str(root), "--settings", json.dumps(settings), "--threads", "2",
             "--base-dir", str(root)]
-    for name, path in built["feature_dirs"].items():
-        argv += ["--feature-set", f"{name}={path}"]
+    for name in built["feature_dirs"]:
+        argv += ["--feature-set", name]
     assert main(argv) == 0
     return out
 

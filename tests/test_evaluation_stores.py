@@ -13,7 +13,8 @@ import pytest
 
 from ecoae.evaluation import stores
 from ecoae.archive.segments import SEGMENT_COLUMNS
-from ecoae.store import partition_path, write_parquet_atomic
+from ecoae.layout import partition_folder
+from ecoae.store import write_parquet_atomic, write_partition
 
 INDEX_NAMES = ["ACI", "NDSI", "H", "BI"]
 
@@ -40,7 +41,7 @@ def build_stores(root: Path, sites=("alpha", "beta"), dates=("2021-06-01", "2021
                                  f"{site}/{rec}.wav", 60.0 * k))
             frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
             frame["segment_index"] = frame["segment_index"].astype("int32")
-            write_parquet_atomic(frame, root / "segments" / partition_path(site, date) / "part-0.parquet")
+            write_partition(frame, root / "segments" / partition_folder(site, date) / "part-0.parquet")
             segment_frames.append(frame)
     segments = pd.concat(segment_frames, ignore_index=True)
 
@@ -52,13 +53,13 @@ def build_stores(root: Path, sites=("alpha", "beta"), dates=("2021-06-01", "2021
             values = (rng.normal(size=(len(frame), n_features)) + site_strength * s_index
                       + hour_strength * diel * np.linspace(1, 0.2, n_features))
             columns = [f"{prefix}{i}" for i in range(n_features)] if prefix else INDEX_NAMES[:n_features]
-            out = frame[["recording_id", "segment_index", "start_time", "duration", "site"]].copy()
+            out = frame[["recording_id", "segment_index"]].copy()
             for column, vector in zip(columns, values.T.astype(np.float32)):
                 out[column] = vector
             out["qc_clipped"] = np.zeros(len(frame), np.float32)
             if shuffle_feature_rows:
                 out = out.iloc[::-1]
-            write_parquet_atomic(out, root / "features" / name / partition_path(site, date) / "part-0.parquet")
+            write_partition(out, root / "features" / name / partition_folder(site, date) / "part-0.parquet")
 
     write_set("ae-test16", 16, 1.5, 2.0, "ae_")
     write_set("indices", 4, 1.0, 2.0, None)

@@ -21,8 +21,10 @@ from ecoae.features.indices import (
     resolve_settings,
     segment_indices,
 )
-from ecoae.archive.segments import KEY_COLUMNS
-from ecoae.store import read_parquet, write_parquet_atomic
+from ecoae.archive.segments import SEGMENT_COLUMNS
+from ecoae.settings import AudioSettings
+from ecoae.store import SEGMENT_KEY, write_partition
+from ecoae.store import read_parquet
 
 RATE = 22050
 #: (file, offset s, duration s): two Jura files (22 000 Hz, resampled), two Dagua
@@ -43,7 +45,7 @@ def make_segments(archive: Path, windows: list[tuple[str, float, float]]) -> pd.
         start = pd.Timestamp("2019-05-22T00:00:00Z") + pd.Timedelta(minutes=i)
         rows.append((Path(path).stem, 0, start, duration, Path(path).parts[0], "2019-05-22",
                      start.tz_localize(None), "UTC", path, offset))
-    frame = pd.DataFrame(rows, columns=KEY_COLUMNS + ["date", "local_start", "timezone", "path", "offset"])
+    frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     frame["segment_index"] = frame["segment_index"].astype("int32")
     return frame
 
@@ -216,29 +218,29 @@ def test_real_short_recording_is_computed(shared_data):
 
 def test_partition_store_via_cli(archive, tmp_path):
     segments = make_segments(archive, REAL_SEGMENTS[:3])
-    segment_file = write_parquet_atomic(segments, tmp_path / "segments" / "part-0.parquet")
-    out = tmp_path / "indices" / "part-0.parquet"
+    segment_file = write_partition(segments, tmp_path / "segments" / "site=jura" / "date=2019-05-22" / "part-0.parquet")
+    out = tmp_path / "indices" / "site=jura" / "date=2019-05-22" / "part-0.parquet"
     settings = {"select": ["ACI", "ADI", "Ht", "nROI"]}
     status = cli.main(["indices", str(segment_file), "--archive", str(archive), "--threads", "2",
                        "--settings", json.dumps(settings), "--out", str(out)])
     assert status == 0
     stored = read_parquet(out)
     # Columns follow scikit-maad's order (temporal first), whatever the order of select.
-    assert list(stored.columns) == KEY_COLUMNS + ["Ht", "ACI", "ADI", "nROI"] + QC_COLUMNS
-    pd.testing.assert_frame_equal(stored[KEY_COLUMNS], segments[KEY_COLUMNS])
-    serial = partition_indices(segments, archive, RATE, settings=settings, threads=1)
+    assert list(stored.columns) == SEGMENT_KEY + ["Ht", "ACI", "ADI", "nROI"] + QC_COLUMNS
+    pd.testing.assert_frame_equal(stored[SEGMENT_KEY], segments[SEGMENT_KEY])
+    serial = partition_indices(segments, archive, AudioSettings(sample_rate=RATE), settings=settings, threads=1)
     pd.testing.assert_frame_equal(stored, serial)
     import pyarrow.parquet as pq
 
     metadata = pq.read_schema(out).metadata
-    recorded = json.loads(metadata[b"ecoae.indices.settings"])
+    recorded = json.loads(metadata[b"ecoae.indices"])
     assert recorded["spectrogram"] == {"window": "hann", "nperseg": 1024, "noverlap": 512}
     assert recorded["select"] == settings["select"]
 
 
 def test_cli_rejects_bad_settings(archive, tmp_path):
-    segment_file = write_parquet_atomic(make_segments(archive, REAL_SEGMENTS[:1]), tmp_path / "s.parquet")
-    out = tmp_path / "out.parquet"
+    segment_file = write_partition(make_segments(archive, REAL_SEGMENTS[:1]), tmp_path / "site=a" / "date=2019-05-22" / "part-0.parquet")
+    out = tmp_path / "out" / "site=a" / "date=2019-05-22" / "part-0.parquet"
     status = cli.main(["indices", str(segment_file), "--archive", str(archive),
                        "--settings", '{"select": ["NOPE"]}', "--out", str(out)])
     assert status == 2 and not out.exists()
@@ -250,7 +252,8 @@ def test_worker_processes_keep_segment_order(archive):
 
     settings = resolve_settings({"select": ["ACI", "Ht"]})
     segments = make_segments(archive, REAL_SEGMENTS)
-    pooled = map_segment_audio(segment_indices, segments, archive, RATE, "mix", settings, 2, 0.001, "test")
-    serial = map_segment_audio(segment_indices, segments, archive, RATE, "mix", settings, 1, 0.001, "test")
+    audio = AudioSettings(sample_rate=RATE)
+    pooled = map_segment_audio(segment_indices, segments, archive, audio, settings, 2, 0.001, "test")
+    serial = map_segment_audio(segment_indices, segments, archive, audio, settings, 1, 0.001, "test")
     assert pooled == serial and len(pooled) == len(REAL_SEGMENTS)
     assert worker_count(8, 30, 60) == 1 and worker_count(2, 600, 60) == 2 and worker_count(4, 150, 60) == 2

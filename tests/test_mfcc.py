@@ -12,8 +12,10 @@ import pytest
 from ecoae import cli
 from ecoae.archive.audio import load_audio
 from ecoae.features.mfcc import QC_COLUMNS, feature_columns, partition_mfcc, resolve_settings, segment_mfcc
-from ecoae.archive.segments import KEY_COLUMNS
-from ecoae.store import read_parquet, write_parquet_atomic
+from ecoae.archive.segments import SEGMENT_COLUMNS
+from ecoae.settings import AudioSettings
+from ecoae.store import SEGMENT_KEY, write_partition
+from ecoae.store import read_parquet
 
 RATE = 22050
 WINDOWS = [
@@ -31,7 +33,7 @@ def make_segments(windows: list[tuple[str, float, float]]) -> pd.DataFrame:
          (start + pd.Timedelta(minutes=i)).tz_localize(None), "UTC", p, o)
         for i, (p, o, d) in enumerate(windows)
     ]
-    frame = pd.DataFrame(rows, columns=KEY_COLUMNS + ["date", "local_start", "timezone", "path", "offset"])
+    frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     frame["segment_index"] = frame["segment_index"].astype("int32")
     return frame
 
@@ -89,17 +91,17 @@ def test_unknown_setting_rejected():
 
 def test_partition_store_via_cli(archive, tmp_path):
     segments = make_segments(WINDOWS)
-    segment_file = write_parquet_atomic(segments, tmp_path / "segments" / "part-0.parquet")
-    out = tmp_path / "mfcc" / "part-0.parquet"
+    segment_file = write_partition(segments, tmp_path / "segments" / "site=jura" / "date=2019-05-22" / "part-0.parquet")
+    out = tmp_path / "mfcc" / "site=jura" / "date=2019-05-22" / "part-0.parquet"
     status = cli.main(["mfcc", str(segment_file), "--archive", str(archive), "--threads", "2",
                        "--settings", json.dumps({"n_mfcc": 20}), "--out", str(out)])
     assert status == 0
     stored = read_parquet(out)
     columns = feature_columns(resolve_settings())
-    assert list(stored.columns) == KEY_COLUMNS + columns + QC_COLUMNS
-    pd.testing.assert_frame_equal(stored[KEY_COLUMNS], segments[KEY_COLUMNS])
+    assert list(stored.columns) == SEGMENT_KEY + columns + QC_COLUMNS
+    pd.testing.assert_frame_equal(stored[SEGMENT_KEY], segments[SEGMENT_KEY])
     assert (stored[columns].dtypes == "float32").all() and np.isfinite(stored[columns].to_numpy()).all()
-    pd.testing.assert_frame_equal(stored, partition_mfcc(segments, archive, RATE, threads=1))
+    pd.testing.assert_frame_equal(stored, partition_mfcc(segments, archive, AudioSettings(sample_rate=RATE), threads=1))
 
 
 def test_power_spectrogram_equals_librosa_stft(archive):

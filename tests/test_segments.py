@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ecoae.archive.inventory import build_inventory
-from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS, iter_segment_audio, segment_bounds, segment_recordings
+from ecoae.archive.segments import SEGMENT_COLUMNS, iter_segment_audio, segment_bounds, segment_recordings
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_real_short_recordings_are_one_segment_each(shared_data):
     segments = segment_recordings(recordings)
     assert len(segments) == 120
     assert set(segments.groupby("site")["duration"].unique().map(tuple)) == {(5.0,), (10.0,)}
-    assert segments[KEY_COLUMNS].notna().all().all()
+    assert segments[SEGMENT_COLUMNS].notna().all().all()
     first = segments[segments["site"] == "jura"].iloc[:1]
     (_, samples), = iter_segment_audio(first, shared_data / "archive", sample_rate=22050)
     assert samples.dtype == np.float32 and len(samples) == 10 * 22050

@@ -9,10 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from ecoae.archive.segments import KEY_COLUMNS, SEGMENT_COLUMNS
+from ecoae.archive.segments import SEGMENT_COLUMNS
 from ecoae.features.spectrogram import (
     IMAGE_SIZE,
-    SpectrogramSettings,
+    IMAGE_KEY_COLUMNS,
+    ImageRecipe,
     band_weights,
     read_spectrograms,
     render_segments,
@@ -41,7 +42,7 @@ def archive_segments(per_site: int) -> pd.DataFrame:
 @pytest.mark.parametrize("scale", ["linear", "mel"])
 @pytest.mark.parametrize("n_fft", [128, 512, 2048])
 def test_band_weights_are_means_with_no_empty_band(scale, n_fft):
-    settings = SpectrogramSettings(n_fft=n_fft, hop_length=n_fft // 2, frequency_scale=scale, fmin=100, fmax=9000)
+    settings = ImageRecipe(n_fft=n_fft, hop_length=n_fft // 2, frequency_scale=scale, fmin=100, fmax=9000)
     weights = band_weights(settings)
     assert weights.shape == (IMAGE_SIZE, n_fft // 2 + 1)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
@@ -65,7 +66,7 @@ def test_squeeze_time_mean_max_and_short_input():
 
 
 def test_tone_lands_in_its_band_at_its_level():
-    settings = SpectrogramSettings()
+    settings = ImageRecipe()
     rate = settings.sample_rate
     frequency = 40 * rate / settings.n_fft  # exactly on STFT bin 40 -> linear band 20
     t = np.arange(rate * 3) / rate
@@ -82,22 +83,22 @@ def test_tone_lands_in_its_band_at_its_level():
 
 def test_settings_reject_bad_values():
     with pytest.raises(ValueError, match="fmax"):
-        SpectrogramSettings(fmax=20000)
+        ImageRecipe(fmax=20000)
     with pytest.raises(ValueError, match="db_floor"):
-        SpectrogramSettings(db_floor=0, db_ceiling=-10)
+        ImageRecipe(db_floor=0, db_ceiling=-10)
     with pytest.raises(ValueError, match="time_pooling"):
-        SpectrogramSettings(time_pooling="median")
+        ImageRecipe(time_pooling="median")
 
 
 def test_empty_samples_raise():
     with pytest.raises(ValueError, match="empty"):
-        segment_image(np.zeros(0, dtype=np.float32), SpectrogramSettings())
+        segment_image(np.zeros(0, dtype=np.float32), ImageRecipe())
 
 
 @needs_archive
 def test_real_segments_render_and_round_trip(tmp_path):
     segments = archive_segments(per_site=3)
-    settings = SpectrogramSettings(frequency_scale="mel", time_pooling="max")
+    settings = ImageRecipe(frequency_scale="mel", time_pooling="max")
     images = render_segments(segments, ARCHIVE, settings, threads=2)
     assert images.shape == (len(segments), IMAGE_SIZE, IMAGE_SIZE)
     assert all(image.std() > 5 for image in images)  # real texture, not a flat image
@@ -109,7 +110,7 @@ def test_real_segments_render_and_round_trip(tmp_path):
     keys, back, back_settings = read_spectrograms(path)
     np.testing.assert_array_equal(back, images)
     assert back_settings == settings
-    pd.testing.assert_frame_equal(keys, segments[KEY_COLUMNS])
+    pd.testing.assert_frame_equal(keys, segments[IMAGE_KEY_COLUMNS].assign(site="x", date="y"))
     assert str(keys["start_time"].dt.tz) == "UTC"
     schema = pq.read_schema(path)
     assert str(schema.field("image").type) == f"fixed_size_binary[{IMAGE_SIZE * IMAGE_SIZE}]"
@@ -117,9 +118,9 @@ def test_real_segments_render_and_round_trip(tmp_path):
 
 def test_empty_partition_round_trip(tmp_path):
     segments = pd.DataFrame({c: pd.Series(dtype=t) for c, t in
-                             zip(KEY_COLUMNS, ["str", "int32", "datetime64[ns, UTC]", "float64", "str"])})
+                             zip(IMAGE_KEY_COLUMNS, ["str", "int32", "datetime64[ns, UTC]", "float64"])})
     images = np.empty((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    keys, back, _ = read_spectrograms(write_spectrograms(tmp_path / "p.parquet", segments, images, SpectrogramSettings()))
+    keys, back, _ = read_spectrograms(write_spectrograms(tmp_path / "p.parquet", segments, images, ImageRecipe()))
     assert len(keys) == 0 and back.shape == (0, IMAGE_SIZE, IMAGE_SIZE)
 
 

@@ -14,8 +14,9 @@ from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_
 from ecoae.cli import main
 from ecoae.features.encoding import encode_images
 from ecoae.archive.segments import SEGMENT_COLUMNS
-from ecoae.features.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
-from ecoae.store import partition_path, read_parquet, write_parquet_atomic
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms, render_segments
+from ecoae.layout import partition_folder
+from ecoae.store import read_parquet, write_partition
 from ecoae.features.training import (
     TrainingSettings,
     draw_training_sample,
@@ -62,15 +63,15 @@ def real_images():
                          start.tz_localize(None), "UTC", relative, 0.0))
     segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     segments["segment_index"] = segments["segment_index"].astype("int32")
-    images = render_segments(segments, ARCHIVE, SpectrogramSettings(), threads=2)
+    images = render_segments(segments, ARCHIVE, ImageRecipe(), threads=2)
     return segments, images
 
 
 def test_sample_is_seeded_capped_and_independent_of_file_order(tmp_path):
     files = []
     for site, date in [("a", "2020-01-01"), ("b", "2020-01-02"), ("a", "2020-01-02")]:
-        path = tmp_path / partition_path(site, date) / "part-0.parquet"
-        write_parquet_atomic(synthetic_segments(site, date, 5, 4), path)
+        path = tmp_path / partition_folder(site, date) / "part-0.parquet"
+        write_partition(synthetic_segments(site, date, 5, 4), path)
         files.append(path)
     first = draw_training_sample(files, 25, seed=3)
     again = draw_training_sample(files[::-1], 25, seed=3)
@@ -120,7 +121,7 @@ def test_same_seed_same_features_and_reload_identical(real_images, tmp_path):
     different, _ = train_autoencoder(images, mask, SMALL, TrainingSettings(epochs=2, batch_size=8, seed=6), progress=False)
     assert not np.allclose(encode_images(first, images), encode_images(different, images), atol=1e-3)
 
-    path = save_checkpoint(tmp_path / "m" / "model.pt", first, settings, SpectrogramSettings(), "abc", history, "cpu")
+    path = save_checkpoint(tmp_path / "m" / "model.pt", first, settings, ImageRecipe(), "abc", history, "cpu")
     reloaded, record = load_checkpoint(path)
     batch = images_to_tensor(images[:4])
     with torch.no_grad():
@@ -129,25 +130,30 @@ def test_same_seed_same_features_and_reload_identical(real_images, tmp_path):
     assert record["architecture"] == SMALL.to_dict()
     assert record["training_sample_sha256"] == "abc"
     assert record["versions"]["torch"] == str(torch.__version__)
-    assert SpectrogramSettings.from_mapping(record["spectrogram"]) == SpectrogramSettings()
+    assert ImageRecipe.from_mapping(record["spectrogram"]) == ImageRecipe()
 
 
 @needs_archive
-def test_cli_train_sample_and_train_write_checkpoint_and_figures(real_images, tmp_path):
+def test_cli_train_sample_images_and_train_write_checkpoint_and_figures(real_images, tmp_path):
     segments, images = real_images
-    spectrograms, segment_store = tmp_path / "spectrograms", tmp_path / "segments"
+    segment_store = tmp_path / "segments"
     for site in ["dagua", "jura"]:
         rows = (segments["site"] == site).to_numpy()
-        part = partition_path(site, "2020-01-01") + "/part-0.parquet"
-        write_parquet_atomic(segments[rows], segment_store / part)
-        write_spectrograms(spectrograms / part, segments[rows], images[rows], SpectrogramSettings())
+        write_partition(segments[rows], segment_store / partition_folder(site, "2020-01-01") / "part-0.parquet")
     folder = tmp_path / "models" / "tiny"
     assert main(["train-sample", "--segments-dir", str(segment_store), "--out", str(folder / "training_sample.parquet"),
                  "--sample-size", "16", "--seed", "0"]) == 0
     sample = read_parquet(folder / "training_sample.parquet")
     assert len(sample) == 16 and set(sample["site"]) == {"dagua", "jura"}
-    assert main(["train", str(folder / "training_sample.parquet"), "--spectrograms-dir", str(spectrograms),
-                 "--out-dir", str(folder), "--architecture", json.dumps(SMALL.to_dict()),
+    assert main(["training-images", str(folder / "training_sample.parquet"), "--archive", str(ARCHIVE),
+                 "--out", str(folder / "training_images.parquet"), "--threads", "2"]) == 0
+    keys, rendered, recipe = read_spectrograms(folder / "training_images.parquet")
+    assert recipe == ImageRecipe() and len(rendered) == 16
+    # The images are those of the sampled segments, rendered exactly as the spectrogram store renders them.
+    lookup = {r: n for n, r in enumerate(segments["recording_id"])}
+    np.testing.assert_array_equal(rendered, images[[lookup[r] for r in keys["recording_id"]]])
+    assert main(["train", str(folder / "training_images.parquet"), "--out-dir", str(folder),
+                 "--model", json.dumps(SMALL.to_dict()),
                  "--training", '{"epochs": 2, "batch_size": 8}', "--device", "cpu", "--threads", "2"]) == 0
     for name in ["model.pt", "history.tsv", "loss_curve.png", "reconstructions.png"]:
         assert (folder / name).stat().st_size > 0
@@ -184,7 +190,7 @@ def test_workflow_never_retrains_when_new_recordings_arrive(tmp_path):
     )
 
     def features(partitions):
-        return [f"{results}/features/ae-{model}/{partition_path(site, date)}/part-0.parquet"
+        return [f"{results}/features/ae-{model}/{partition_folder(site, date)}/part-0.parquet"
                 for model in ["explicit384", "implicit384"] for site, date in partitions]
 
     old = [("jura", "2019-05-22"), ("dagua", "2017-03-25")]

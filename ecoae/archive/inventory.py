@@ -33,7 +33,9 @@ import pyarrow.parquet as pq
 from ecoae.archive.fingerprint import iter_audio_files
 from ecoae.archive.metadata import FileMetadata, compile_patterns, from_filename, merge
 from ecoae.archive.probe import Unusable, probe
-from ecoae.store import partition_path, write_parquet_atomic
+from ecoae.layout import partition_folder
+from ecoae.settings import InventorySettings
+from ecoae.store import write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +45,6 @@ RECORDING_COLUMNS = [
     "recorder", "serial", "file_size", "file_mtime_ns",
 ]
 QUARANTINE_COLUMNS = ["path", "site", "reason", "file_size", "file_mtime_ns"]
-
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "extensions": ["wav", "flac", "mp3", "ogg"],
-    "site_pattern": r"^(?P<site>[^/]+)/",
-    "timezone": "UTC",
-    "site_timezones": {},
-    "filename_regex": [],
-    "missing_time": "mtime",
-    "accept_truncated": False,
-}
-
 
 @dataclass
 class Inventory:
@@ -199,7 +190,7 @@ def _previous_rows(out_dir: Path, settings_hash: str) -> dict[tuple[str, int, in
 
 def build_inventory(
     archive: str | Path,
-    settings: dict[str, Any] | None = None,
+    settings: InventorySettings | dict | None = None,
     min_seconds: float = 1.0,
     threads: int = 4,
     previous_dir: str | Path | None = None,
@@ -211,7 +202,7 @@ def build_inventory(
     archive : str or Path
         Root folder of the archive.
     settings : dict, optional
-        The ``inventory`` config section (missing keys take :data:`DEFAULT_SETTINGS`).
+        The ``inventory`` config section (default: :class:`~ecoae.settings.InventorySettings`).
     min_seconds : float
         Recordings shorter than this are quarantined (they would give no segment).
     threads : int
@@ -228,7 +219,9 @@ def build_inventory(
         raise FileNotFoundError(
             f"archive folder {archive} does not exist; pass --config archive=/path/to/recordings"
         )
-    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    if not isinstance(settings, InventorySettings):
+        settings = InventorySettings.from_mapping(settings, "inventory")
+    settings = settings.canonical()
     resolver = _Resolver(archive, settings, min_seconds)
     settings_hash = _settings_hash(settings, min_seconds)
     cached = _previous_rows(Path(previous_dir), settings_hash) if previous_dir else {}
@@ -315,7 +308,7 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     manifest_root = out_dir / "partitions"
     wanted, written = set(), 0
     for (site, date), rows in recordings.groupby(["site", "date"], sort=True):
-        path = manifest_root / f"{partition_path(site, date)}.parquet"
+        path = manifest_root / f"{partition_folder(site, date)}.parquet"
         wanted.add(path)
         written += _write_if_changed(rows.reset_index(drop=True), path)
     removed = 0
@@ -379,7 +372,7 @@ def prune_orphan_partitions(results_dir: str | Path, partitions: pd.DataFrame) -
         The partition folders removed.
     """
     results_dir = Path(results_dir)
-    keep = {partition_path(site, date) for site, date in zip(partitions["site"], partitions["date"])}
+    keep = {partition_folder(site, date) for site, date in zip(partitions["site"], partitions["date"])}
     removed = []
     for store in PARTITIONED_STORES:
         for folder in sorted(results_dir.glob(f"{store}/site=*/date=*")):

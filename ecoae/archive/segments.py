@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 
 from ecoae.archive.audio import load_audio
+from ecoae.store import SEGMENT_KEY
 
-#: Columns every feature store carries, in this order: one key to join them all.
-KEY_COLUMNS = ["recording_id", "segment_index", "start_time", "duration", "site"]
-
-#: Columns of the segment store (the key, then what is needed to read the audio back).
-SEGMENT_COLUMNS = KEY_COLUMNS + ["date", "local_start", "timezone", "path", "offset"]
+#: Columns of a segment-store partition in memory: the segment key, the partition keys
+#: (in the folder names on disk, see :mod:`ecoae.store`), then time and where the audio is.
+SEGMENT_COLUMNS = SEGMENT_KEY + ["start_time", "duration", "site", "date", "local_start", "timezone", "path", "offset"]
 
 PARTIAL_POLICIES = ("keep", "drop")
 

@@ -5,6 +5,6 @@ Each module defines ``register(subparsers)``, adding its sub-commands with
 an exit status.
 """
 
-from ecoae.commands import autoencoder, evaluation, foundation, reference_features
+from ecoae.commands import audio_features, autoencoder, evaluation, foundation
 
-COMMAND_MODULES = [foundation, autoencoder, reference_features, evaluation]
+COMMAND_MODULES = [foundation, autoencoder, audio_features, evaluation]

@@ -1,11 +1,11 @@
-"""Sub-commands of the auto-encoder stage: spectrograms, train-sample, train, encode, render."""
+"""Sub-commands of the auto-encoder stage: spectrograms, train-sample, training-images, train, encode, render."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from ecoae.commands.arguments import channel, json_object
+from ecoae.commands.arguments import json_object
 
 log = logging.getLogger(__name__)
 
@@ -18,27 +18,33 @@ def register(subparsers) -> None:
     spectrograms.add_argument("segments", help="segment store file (part-0.parquet) of one partition")
     spectrograms.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     spectrograms.add_argument("--out", required=True, help="spectrogram store file to write")
-    spectrograms.add_argument("--settings", type=json_object, default={},
-                              help="JSON object of spectrogram settings (config section `spectrogram`)")
-    spectrograms.add_argument("--sample-rate", type=int, default=22050, help="audio rate, Hz")
-    spectrograms.add_argument("--channel", type=channel, default="mix", help="'mix' or a channel index")
-    spectrograms.add_argument("--threads", type=int, default=1)
+    _add_image_settings(spectrograms)
     spectrograms.set_defaults(handler=run_spectrograms)
 
     sample = subparsers.add_parser("train-sample", help="draw the frozen, seeded training sample of segments")
     sample.add_argument("--segments-dir", required=True, help="root of the segment store (site=*/date=*/part-0.parquet)")
+    sample.add_argument("--partitions", help="the inventory's partitions.tsv: partitions to draw from "
+                                             "(default: every partition folder of the segment store)")
     sample.add_argument("--out", required=True, help="training sample file to write")
     sample.add_argument("--sample-size", type=int, required=True)
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(handler=run_train_sample)
 
-    train = subparsers.add_parser("train", help="train an auto-encoder on a training sample")
-    train.add_argument("sample", help="training sample file (from `ecoae train-sample`)")
-    train.add_argument("--spectrograms-dir", required=True, help="root of the spectrogram store")
+    images = subparsers.add_parser(
+        "training-images", help="render the images of a training sample from the archive"
+    )
+    images.add_argument("sample", help="training sample file (from `ecoae train-sample`)")
+    images.add_argument("--archive", required=True, help="folder the sample's paths are relative to")
+    images.add_argument("--out", required=True, help="training image file to write")
+    _add_image_settings(images)
+    images.set_defaults(handler=run_training_images)
+
+    train = subparsers.add_parser("train", help="train an auto-encoder on its training images")
+    train.add_argument("images", help="training image file (from `ecoae training-images`)")
     train.add_argument("--out-dir", required=True, help="model folder: model.pt, figures, history.tsv")
-    train.add_argument("--architecture", type=json_object, default={},
-                       help='JSON: {"variant": "explicit"|"implicit", "feature_size": 384, "channels": [...]}')
-    train.add_argument("--training", type=json_object, default={}, help="JSON of training hyper-parameters")
+    train.add_argument("--model", type=json_object, default={},
+                       help='JSON of one autoencoder.models entry: {"variant": "explicit", "feature_size": 384, …}')
+    train.add_argument("--training", type=json_object, default={}, help="JSON of the section autoencoder.training")
     train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     train.add_argument("--threads", type=int, default=1)
     train.set_defaults(handler=run_train)
@@ -63,24 +69,55 @@ def register(subparsers) -> None:
     render.set_defaults(handler=run_render)
 
 
+def _add_image_settings(parser) -> None:
+    parser.add_argument("--audio", type=json_object, default={}, help='JSON of the config section "audio"')
+    parser.add_argument("--settings", type=json_object, default={}, help='JSON of the config section "spectrogram"')
+    parser.add_argument("--threads", type=int, default=1)
+
+
+def _image_recipe(args):
+    """The image recipe of ``--audio`` and ``--settings``, and the audio channel."""
+    from ecoae.features.spectrogram import ImageRecipe
+    from ecoae.settings import AudioSettings, SpectrogramSettings
+
+    audio = AudioSettings.from_mapping(args.audio, "audio")
+    spectrogram = SpectrogramSettings.from_mapping(args.settings, "spectrogram")
+    return ImageRecipe.from_settings(audio, spectrogram), audio.channel
+
+
 def run_spectrograms(args) -> int:
     """Render one partition and write its spectrogram store file."""
-    from ecoae.features.spectrogram import SpectrogramSettings, render_segments, write_spectrograms
+    from ecoae.features.spectrogram import render_segments, write_spectrograms
+    from ecoae.store import read_partition
+
+    recipe, channel = _image_recipe(args)
+    segments = read_partition(args.segments)
+    images = render_segments(segments, args.archive, recipe, channel, args.threads, progress=True)
+    write_spectrograms(args.out, segments, images, recipe)
+    log.info("wrote %d spectrograms to %s", len(segments), args.out)
+    return 0
+
+
+def run_training_images(args) -> int:
+    """Render a model's training images from its frozen sample."""
+    from ecoae.features.spectrogram import write_spectrograms
+    from ecoae.features.training import render_training_images
     from ecoae.store import read_parquet
 
-    settings = SpectrogramSettings.from_mapping({**args.settings, "sample_rate": args.sample_rate})
-    segments = read_parquet(args.segments)
-    images = render_segments(segments, args.archive, settings, args.channel, args.threads, progress=True)
-    write_spectrograms(args.out, segments, images, settings)
-    log.info("wrote %d spectrograms to %s", len(segments), args.out)
+    recipe, channel = _image_recipe(args)
+    sample = read_parquet(args.sample)
+    kept, images = render_training_images(sample, args.archive, recipe, channel, args.threads)
+    write_spectrograms(args.out, kept, images, recipe)
+    log.info("wrote %d training images (%d sampled segments dropped) to %s", len(kept), len(sample) - len(kept), args.out)
     return 0
 
 
 def run_train_sample(args) -> int:
     """Draw the training sample from every partition of the segment store."""
+    from ecoae.layout import list_partitions, partition_file
     from ecoae.features.training import draw_training_sample, write_training_sample
 
-    files = sorted(Path(args.segments_dir).glob("site=*/date=*/part-0.parquet"))
+    files = [partition_file(args.segments_dir, p) for p in list_partitions(args.segments_dir, args.partitions)]
     sample = draw_training_sample(files, args.sample_size, args.seed)
     write_training_sample(sample, args.out, args.sample_size, args.seed)
     return 0
@@ -95,12 +132,15 @@ def _set_threads(threads: int) -> None:
 def run_train(args) -> int:
     """Train one model and write its folder."""
     from ecoae.features.autoencoder import Architecture, select_device
-    from ecoae.features.training import TrainingSettings, train_model
+    from ecoae.features.training import train_model
+    from ecoae.settings import ModelSettings, TrainingSettings
 
     _set_threads(args.threads)
     device = select_device(args.device)
-    train_model(args.sample, args.spectrograms_dir, args.out_dir, Architecture.from_mapping(args.architecture),
-                TrainingSettings.from_mapping(args.training), device, progress=True)
+    model = ModelSettings.from_mapping(args.model, "autoencoder.models entry")
+    training = TrainingSettings.from_mapping(args.training, "autoencoder.training")
+    train_model(args.images, args.out_dir, Architecture.from_mapping(model.architecture()), training, device,
+                progress=True)
     log.info("model written to %s", args.out_dir)
     return 0
 

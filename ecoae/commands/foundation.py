@@ -14,18 +14,21 @@ log = logging.getLogger("ecoae")
 def _demo(args: argparse.Namespace) -> int:
     from ecoae.archive.demo import generate_demo_archive
 
-    manifest = generate_demo_archive(
-        Path(args.out), sites=args.sites, days=args.days, interval_minutes=args.interval_minutes,
-        recording_seconds=args.recording_seconds, sample_rate=args.sample_rate, seed=args.seed,
-    )
+    from ecoae.settings import DemoSettings
+
+    demo = DemoSettings.from_mapping(args.settings, "demo")
+    manifest = generate_demo_archive(Path(args.out), **demo.canonical())
     log.info("demo archive: %d files in %s", len(manifest["files"]), args.out)
     return 0
 
 
 def _inventory(args: argparse.Namespace) -> int:
     from ecoae.archive.inventory import build_inventory, prune_orphan_partitions, write_inventory
+    from ecoae.settings import InventorySettings, SegmentSettings
 
-    inventory = build_inventory(args.archive, args.settings, args.min_seconds, args.threads, args.out_dir)
+    settings = InventorySettings.from_mapping(args.settings, "inventory")
+    min_seconds = SegmentSettings.from_mapping(args.segments, "segments").min_segment_seconds
+    inventory = build_inventory(args.archive, settings, min_seconds, args.threads or settings.threads, args.out_dir)
     counts = write_inventory(inventory, args.out_dir)
     if args.prune_results:
         for folder in prune_orphan_partitions(args.prune_results, inventory.partitions()):
@@ -42,11 +45,13 @@ def _inventory(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     from ecoae.archive.segments import segment_recordings
-    from ecoae.store import read_parquet, write_parquet_atomic
+    from ecoae.settings import SegmentSettings
+    from ecoae.store import read_parquet, write_partition
 
+    settings = SegmentSettings.from_mapping(args.settings, "segments")
     recordings = read_parquet(args.manifest)
-    segments = segment_recordings(recordings, args.segment_seconds, args.min_segment_seconds, args.partial)
-    write_parquet_atomic(segments, args.out)
+    segments = segment_recordings(recordings, settings.segment_seconds, settings.min_segment_seconds, settings.partial)
+    write_partition(segments, args.out)
     log.info("%d recordings -> %d segments -> %s", len(recordings), len(segments), args.out)
     return 0
 
@@ -55,12 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demo``, ``inventory`` and ``segment`` to ``subparsers``."""
     demo = subparsers.add_parser("demo", help="generate the synthetic demo archive")
     demo.add_argument("--out", default="demo_archive", help="output folder (default: demo_archive)")
-    demo.add_argument("--sites", type=int, default=3)
-    demo.add_argument("--days", type=int, default=2)
-    demo.add_argument("--interval-minutes", type=int, default=120)
-    demo.add_argument("--recording-seconds", type=float, default=60)
-    demo.add_argument("--sample-rate", type=int, default=16000)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--settings", type=json_object, default={},
+                      help='JSON of the config section "demo" (sites, days, interval_minutes, …)')
     demo.set_defaults(handler=_demo)
 
     inventory = subparsers.add_parser(
@@ -71,16 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="workflow results folder whose store partitions are removed when "
                                 "their recordings have left the archive (the workflow passes it)")
     inventory.add_argument("--settings", type=json_object, default={},
-                           help="the inventory config section as JSON")
-    inventory.add_argument("--min-seconds", type=float, default=1.0,
-                           help="quarantine recordings shorter than this (default 1)")
-    inventory.add_argument("--threads", type=int, default=4)
+                           help='JSON of the config section "inventory"')
+    inventory.add_argument("--segments", type=json_object, default={},
+                           help='JSON of the config section "segments" (recordings shorter than '
+                                'min_segment_seconds are quarantined)')
+    inventory.add_argument("--threads", type=int, help="files probed in parallel (default: inventory.threads)")
     inventory.set_defaults(handler=_inventory)
 
     segment = subparsers.add_parser("segment", help="cut one partition's recordings into segments")
     segment.add_argument("manifest", help="partition manifest (results/inventory/partitions/...)")
     segment.add_argument("--out", required=True, help="segment store file to write")
-    segment.add_argument("--segment-seconds", type=float, default=60)
-    segment.add_argument("--min-segment-seconds", type=float, default=1)
-    segment.add_argument("--partial", choices=["keep", "drop"], default="keep")
+    segment.add_argument("--settings", type=json_object, default={},
+                         help='JSON of the config section "segments"')
     segment.set_defaults(handler=_segment)

@@ -20,10 +20,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ecoae.settings import EvaluationSettings
+
 LABEL_PREFIX = "label:"
 
 #: Default diel periods: name -> [first hour, end hour) in local time; wraps past midnight.
-DEFAULT_DIEL_PERIODS = {"dawn": [5, 8], "day": [8, 17], "dusk": [17, 20], "night": [20, 5]}
+DEFAULT_DIEL_PERIODS = EvaluationSettings().canonical()["diel_periods"]
 
 METADATA_TASKS = ("site", "diel", "date")
 

@@ -16,33 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecoae.settings import EvaluationSettings
 from ecoae.evaluation import aggregate, classify, figures, labels, report, splits, stores, summary, timings
 
 log = logging.getLogger(__name__)
 
 SEGMENT = "segment"
-
-DEFAULT_SETTINGS = {
-    "tasks": ["site", "diel", "date"],
-    "diel_periods": labels.DEFAULT_DIEL_PERIODS,
-    "label_tables": [],
-    "timescales": [SEGMENT, "10min", "1h"],
-    "models": list(classify.MODELS),
-    "n_splits": 5,
-    "random_forest_trees": 100,
-    "random_forest_max_depth": None,
-    "logistic_c": 1.0,
-    "min_examples_per_class": 5,
-    "min_groups_per_class": 2,
-    "max_segments": 50000,
-    "seed": 0,
-    "projection_points": 3000,
-    "umap": True,
-    "diel_indices": ["ACI", "NDSI", "H", "BI"],
-    "timing_rules": {},
-    "summary_model": "random_forest",
-}
-
 
 @dataclass
 class Results:
@@ -183,8 +162,9 @@ def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[st
 
 def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path], out_dir: str | Path,
                    benchmarks_dir: str | Path | None = None, models_dir: str | Path | None = None,
-                   settings: dict | None = None, sample_rate: int | None = None, threads: int = 1,
-                   base_dir: str | Path = ".") -> Results:
+                   settings: EvaluationSettings | dict | None = None, sample_rate: int | None = None,
+                   threads: int = 1, base_dir: str | Path = ".",
+                   partition_list: str | Path | None = None) -> Results:
     """Run the comparative evaluation and write its outputs.
 
     Parameters
@@ -200,25 +180,30 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
     models_dir : path, optional
         Auto-encoder training outputs (``results/models``); their loss curves and
         reconstruction figures go into the report.
-    settings : dict, optional
-        The ``evaluation`` config section; missing keys take :data:`DEFAULT_SETTINGS`.
+    settings : EvaluationSettings or dict, optional
+        The ``evaluation`` config section (missing keys: :class:`~ecoae.settings.EvaluationSettings`).
     sample_rate : int, optional
         Rate all audio was read at (stated in the report).
     threads : int
     base_dir : path
         Folder relative label-table paths are relative to.
+    partition_list : path, optional
+        The inventory's ``partitions.tsv``: the partitions to read (default: every
+        partition folder of the segment store).
 
     Returns
     -------
     Results
     """
-    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    if not isinstance(settings, EvaluationSettings):
+        settings = EvaluationSettings.from_mapping(settings, "evaluation")
+    settings = settings.canonical()
     out_dir = Path(out_dir)
     figure_dir = out_dir / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
 
-    meta = stores.read_segment_metadata(segments_dir, ["recording_id", "path", "site", "date", "duration"])
+    meta = stores.read_segment_metadata(segments_dir, ["recording_id", "path", "duration"], partition_list)
     dates_per_site = meta.groupby("site")["date"].nunique()
     multi_date_sites = set(dates_per_site[dates_per_site > 1].index)
     task_names = [t for t in settings["tasks"] if not (t == "site" and meta["site"].nunique() < 2)]
@@ -237,7 +222,7 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
         tables.append((table, events))
         task_names.append(table.name)
     add_labels = _label_adder(metadata_tasks, settings["diel_periods"], multi_date_sites, tables)
-    joined = stores.open_stores(segments_dir, feature_dirs, add_labels)
+    joined = stores.open_stores(segments_dir, feature_dirs, add_labels, partition_list)
     label_columns = [labels.label_column(t) for t in task_names]
     all_features = [c for cols in joined.feature_sets.values() for c in cols]
 

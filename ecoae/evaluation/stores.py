@@ -1,13 +1,15 @@
 """Read the segment store and the feature stores lazily, joined on the segment key.
 
-Every store has one Parquet file per partition (``site=<site>/date=<date>/part-0.parquet``).
+Every store has one Parquet file per partition (``site=<site>/date=<date>/part-0.parquet``,
+see :mod:`ecoae.layout`); ``site`` and ``date`` come from the folder names.
 The joined table is a dask DataFrame with one dask partition per store
 partition: a task reads the segment partition and the same partition of every
 feature set, checks and joins them on the segment key, and adds the label
 columns. Nothing is read until a computation asks for it, and each task holds
 one partition, so memory stays bounded however large the archive.
 
-Feature columns are renamed ``<set>::<column>`` so sets never collide.
+Feature columns are renamed ``<set>::<column>`` so sets never collide. The same
+reader serves users through :func:`ecoae.open_features`.
 """
 
 from __future__ import annotations
@@ -22,42 +24,32 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecoae.archive.segments import KEY_COLUMNS
-from ecoae.store import PART_FILE, partition_path
+from ecoae.layout import list_partitions, partition_file
+from ecoae.store import PARTITION_KEYS, SEGMENT_KEY, read_partition
 
-#: Segment-store columns the evaluation needs besides the key.
-SEGMENT_EXTRA = ["date", "local_start", "path", "offset"]
-JOIN_KEY = ["recording_id", "segment_index"]
+JOIN_KEY = SEGMENT_KEY
 SET_SEPARATOR = "::"
 
 Partition = tuple[str, str]
 
 
-def list_partitions(store_dir: str | Path) -> list[Partition]:
-    """Return the sorted ``(site, date)`` of every partition file under ``store_dir``."""
-    found = []
-    for path in Path(store_dir).glob(f"site=*/date=*/{PART_FILE}"):
-        site = path.parent.parent.name.removeprefix("site=")
-        date = path.parent.name.removeprefix("date=")
-        found.append((site, date))
-    return sorted(found)
+def feature_columns(path: str | Path, flags: bool = False) -> list[str]:
+    """Return the feature columns of a store file: numeric and not the key.
 
-
-def partition_file(store_dir: str | Path, partition: Partition) -> Path:
-    """Return the Parquet file of ``partition`` in ``store_dir``."""
-    return Path(store_dir) / partition_path(*partition) / PART_FILE
-
-
-def feature_columns(path: str | Path) -> list[str]:
-    """Return the feature columns of a store file: numeric, not key, not ``qc_*``."""
+    ``qc_*`` flag columns are included only with ``flags=True``.
+    """
     schema = pq.read_schema(path)
     return [
         field.name
         for field in schema
-        if field.name not in KEY_COLUMNS
-        and field.name != "date"
-        and not field.name.startswith("qc_")
-        and (pa.types.is_floating(field.type) or pa.types.is_integer(field.type))
+        if field.name not in JOIN_KEY + PARTITION_KEYS
+        and (
+            (flags and field.name.startswith("qc_"))
+            or (
+                not field.name.startswith("qc_")
+                and (pa.types.is_floating(field.type) or pa.types.is_integer(field.type))
+            )
+        )
     ]
 
 
@@ -96,7 +88,7 @@ def read_joined_partition(
         When a feature file's keys differ from the segment store's.
     """
     seg_path = partition_file(segments_dir, partition)
-    frame = pq.read_table(seg_path, columns=KEY_COLUMNS + SEGMENT_EXTRA, partitioning=None).to_pandas()
+    frame = read_partition(seg_path)
     for name, store_dir in feature_dirs.items():
         path = partition_file(store_dir, partition)
         if not path.exists():
@@ -124,6 +116,8 @@ def open_stores(
     segments_dir: str | Path,
     feature_dirs: dict[str, str | Path],
     add_labels: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    partition_list: str | Path | None = None,
+    flags: bool = False,
 ) -> JoinedStores:
     """Open the segment store and the feature stores as one lazy dask DataFrame.
 
@@ -135,13 +129,17 @@ def open_stores(
         Feature set name -> store folder (``results/features/<set>``).
     add_labels : callable, optional
         Applied to each joined partition (pandas) to add ``label:*`` columns.
+    partition_list : str or Path, optional
+        The inventory's ``partitions.tsv`` (see :func:`list_partitions`).
+    flags : bool
+        Also read each set's ``qc_*`` flag columns.
 
     Returns
     -------
     JoinedStores
     """
     feature_dirs = {name: Path(path) for name, path in feature_dirs.items()}
-    partitions = list_partitions(segments_dir)
+    partitions = list_partitions(segments_dir, partition_list)
     if not partitions:
         raise FileNotFoundError(f"no segment partitions under {segments_dir}; run the segment rule first")
     columns = {}
@@ -149,7 +147,7 @@ def open_stores(
         first = partition_file(store_dir, partitions[0])
         if not first.exists():
             raise FileNotFoundError(f"feature set {name!r}: {first} is missing")
-        columns[name] = feature_columns(first)
+        columns[name] = feature_columns(first, flags)
         if not columns[name]:
             raise ValueError(f"feature set {name!r}: {first} has no numeric feature columns")
     meta = read_joined_partition(partitions[0], segments_dir, feature_dirs, columns, add_labels).iloc[:0]
@@ -160,10 +158,13 @@ def open_stores(
     return JoinedStores(frame=frame, partitions=partitions, feature_sets=joined)
 
 
-def read_segment_metadata(segments_dir: str | Path, columns: list[str]) -> pd.DataFrame:
-    """Read a few columns of the whole segment store (e.g. recording ids and paths)."""
+def read_segment_metadata(
+    segments_dir: str | Path, columns: list[str], partition_list: str | Path | None = None
+) -> pd.DataFrame:
+    """Read a few columns of the whole segment store (``site`` and ``date`` always included)."""
+    file_columns = [c for c in columns if c not in PARTITION_KEYS]
     frames = [
-        pq.read_table(partition_file(segments_dir, p), columns=columns, partitioning=None).to_pandas()
-        for p in list_partitions(segments_dir)
+        read_partition(partition_file(segments_dir, p), file_columns)
+        for p in list_partitions(segments_dir, partition_list)
     ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PARTITION_KEYS + file_columns)

@@ -15,9 +15,8 @@ import pandas as pd
 import torch
 
 from ecoae.features.autoencoder import ConvAutoEncoder, images_to_tensor
-from ecoae.archive.segments import KEY_COLUMNS
-from ecoae.features.spectrogram import SpectrogramSettings, read_spectrograms
-from ecoae.store import read_parquet, write_parquet_atomic
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
+from ecoae.store import SEGMENT_KEY, read_parquet, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,9 @@ def encode_images(
     return out
 
 
-def check_spectrogram_settings(stored: SpectrogramSettings, trained: dict, path: str | Path) -> None:
+def check_spectrogram_settings(stored: ImageRecipe, trained: dict, path: str | Path) -> None:
     """Refuse to encode images rendered differently from the model's training images."""
-    expected = SpectrogramSettings.from_mapping(trained)
+    expected = ImageRecipe.from_mapping(trained)
     if stored != expected:
         raise ValueError(
             f"{path} was rendered with spectrogram settings {stored.to_json()}, but the model was "
@@ -54,7 +53,7 @@ def check_spectrogram_settings(stored: SpectrogramSettings, trained: dict, path:
 def features_frame(keys: pd.DataFrame, features: np.ndarray) -> pd.DataFrame:
     """Key columns followed by the feature columns."""
     frame = pd.DataFrame(features, columns=feature_columns(features.shape[1]))
-    return pd.concat([keys[KEY_COLUMNS].reset_index(drop=True), frame], axis=1)
+    return pd.concat([keys[SEGMENT_KEY].reset_index(drop=True), frame], axis=1)
 
 
 def encode_partition(
@@ -90,8 +89,8 @@ def encode_partition(
     keys, images, settings = read_spectrograms(spectrogram_path)
     check_spectrogram_settings(settings, checkpoint["spectrogram"], spectrogram_path)
     if segments_path is not None:
-        segments = read_parquet(segments_path)[KEY_COLUMNS]
-        if not segments.reset_index(drop=True).equals(keys[KEY_COLUMNS].reset_index(drop=True)):
+        segments = read_parquet(segments_path)[SEGMENT_KEY]
+        if not segments.reset_index(drop=True).equals(keys[SEGMENT_KEY].reset_index(drop=True)):
             raise ValueError(
                 f"{spectrogram_path} does not hold the segments of {segments_path} in order; "
                 "re-run the spectrogram step for this partition"
@@ -100,4 +99,4 @@ def encode_partition(
     if not np.isfinite(features).all():
         raise ValueError(f"non-finite features from {spectrogram_path}; the checkpoint may be corrupt")
     log.info("encoded %d segments of %s", len(keys), spectrogram_path)
-    return write_parquet_atomic(features_frame(keys, features), out)
+    return write_partition(features_frame(keys, features), out)

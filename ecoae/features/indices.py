@@ -19,7 +19,6 @@ row are NaN, e.g. entropies and dB values of digital silence).
 
 from __future__ import annotations
 
-import copy
 import logging
 import warnings
 from pathlib import Path
@@ -30,7 +29,8 @@ import pandas as pd
 
 from ecoae.features import indices_fast
 from ecoae.features.segment_workers import map_segment_audio
-from ecoae.archive.segments import KEY_COLUMNS
+from ecoae.settings import AudioSettings, IndicesSettings, SettingsError
+from ecoae.store import SEGMENT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -53,57 +53,23 @@ QC_COLUMNS = ["qc_short", "qc_silent", "qc_clipped", "qc_undefined"]
 #: Audio (s) per extra worker process: below it, starting a process costs more than it saves.
 SECONDS_PER_WORKER = 60
 
-#: Defaults: scikit-maad 1.5.2's own defaults (mirrored in workflow/schemas/indices.schema.yaml).
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "select": "all",
-    "spectrogram": {"window": "hann", "nperseg": 1024, "noverlap": 512},
-    "bands": {"flim_low": [0, 1000], "flim_mid": [1000, 10000], "flim_hi": [10000, 20000]},
-    "temporal": {
-        "mode": "fast", "Nt": 512, "compatibility": "QUT", "gain": 42, "Vadc": 2,
-        "sensitivity": -35, "dBref": 94, "dt": 1, "dB_threshold": 3, "rejectDuration": 0.01,
-    },
-    "spectral": {
-        "R_compatible": "soundecology", "gain": 42, "Vadc": 2, "sensitivity": -35,
-        "dBref": 94, "pRef": 2e-05, "dB_threshold": 3, "rejectDuration": None,
-        "bin_step": 1000, "ADI_dB_threshold": -50, "AEI_dB_threshold": -50,
-        "seed_level": 13, "low_level": 6, "fusion_rois": None, "remove_rois_flim_min": 50,
-        "remove_rois_flim_max": None, "remove_rain": True, "min_event_duration": 0.025,
-        "max_event_duration": None, "min_freq_bw": 50, "max_freq_bw": None,
-        "max_ratio_xy": 10,
-    },
-    "detrend": True,
-    "clip_level": 0.999,
-    "silence_level": 0.001,
-}
-
-
-def resolve_settings(settings: dict | None = None) -> dict:
-    """Return the index settings with every missing key filled from :data:`DEFAULT_SETTINGS`.
+def resolve_settings(settings: IndicesSettings | dict | None = None) -> dict:
+    """Return the index settings as a plain mapping, missing keys from :class:`IndicesSettings`.
 
     Raises
     ------
     ValueError
         On an unknown key or index name, naming it and the valid ones.
     """
-    resolved = copy.deepcopy(DEFAULT_SETTINGS)
-    for key, value in (settings or {}).items():
-        if key not in resolved:
-            raise ValueError(f"unknown indices setting {key!r}; valid: {sorted(resolved)}")
-        if isinstance(resolved[key], dict):
-            unknown = set(value) - set(resolved[key])
-            if unknown:
-                raise ValueError(
-                    f"unknown indices.{key} setting(s) {sorted(unknown)}; valid: {sorted(resolved[key])}"
-                )
-            resolved[key].update(value)
-        else:
-            resolved[key] = value
+    if not isinstance(settings, IndicesSettings):
+        settings = IndicesSettings.from_mapping(settings, "indices")
+    resolved = settings.canonical()
     if resolved["spectrogram"]["noverlap"] is None:
         resolved["spectrogram"]["noverlap"] = resolved["spectrogram"]["nperseg"] // 2
     selected = selected_indices(resolved)
     unknown = [name for name in selected if name not in ALL_INDICES]
     if unknown:
-        raise ValueError(f"unknown index name(s) {unknown} in indices.select; valid: {ALL_INDICES}")
+        raise SettingsError(f"unknown index name(s) {unknown} in indices.select; valid: {ALL_INDICES}")
     return resolved
 
 
@@ -370,9 +336,8 @@ def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dic
 def partition_indices(
     segments: pd.DataFrame,
     archive: str | Path,
-    sample_rate: int = 22050,
-    channel: str | int = "mix",
-    settings: dict | None = None,
+    audio: AudioSettings,
+    settings: IndicesSettings | dict | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
     """Indices of every segment of a segment-store partition.
@@ -380,12 +345,12 @@ def partition_indices(
     Parameters
     ----------
     segments : DataFrame
-        A segment store partition (``KEY_COLUMNS`` + ``path``, ``offset``).
+        A segment store partition (``SEGMENT_KEY`` + ``path``, ``offset``).
     archive : str or Path
         Folder the ``path`` column is relative to.
-    sample_rate, channel
-        Audio settings (``config["audio"]``).
-    settings : dict, optional
+    audio : AudioSettings
+        Rate and channel the audio is read at.
+    settings : IndicesSettings or dict, optional
         See :func:`resolve_settings`.
     threads : int
         Worker processes; segments are spread over them.
@@ -393,7 +358,7 @@ def partition_indices(
     Returns
     -------
     DataFrame
-        ``KEY_COLUMNS`` (same rows and order as ``segments``), one float64 column
+        ``SEGMENT_KEY`` (same rows and order as ``segments``), one float64 column
         per selected index, then the ``qc_*`` columns.
     """
     import maad.features  # noqa: F401  (imported once here, inherited by forked workers)
@@ -401,12 +366,12 @@ def partition_indices(
 
     settings = resolve_settings(settings)
     rows = map_segment_audio(
-        segment_indices, segments, archive, sample_rate, channel, settings, threads, SECONDS_PER_WORKER, "indices"
+        segment_indices, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "indices"
     )
     names = selected_indices(settings)
     features = pd.DataFrame(rows, columns=names + QC_COLUMNS)
     features[names] = features[names].astype("float64")
     features[QC_COLUMNS[:3]] = features[QC_COLUMNS[:3]].astype(bool)
     features["qc_undefined"] = features["qc_undefined"].astype("int16")
-    keys = segments[KEY_COLUMNS].reset_index(drop=True)
+    keys = segments[SEGMENT_KEY].reset_index(drop=True)
     return pd.concat([keys, features], axis=1)

@@ -18,7 +18,6 @@ deltas ``mfcc00_delta_mean`` ... and ``mfcc00_delta_std`` ...; flags
 
 from __future__ import annotations
 
-import copy
 import functools
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,39 +26,25 @@ import numpy as np
 import pandas as pd
 
 from ecoae.features.segment_workers import map_segment_audio
-from ecoae.archive.segments import KEY_COLUMNS
+from ecoae.settings import AudioSettings, MfccSettings
+from ecoae.store import SEGMENT_KEY
 
-#: Defaults (mirrored in workflow/schemas/mfcc.schema.yaml); librosa's own where it has one.
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "n_mfcc": 20,
-    "n_fft": 2048,
-    "hop_length": 512,
-    "n_mels": 128,
-    "fmin": 0.0,
-    "fmax": None,
-    "deltas": False,
-    "delta_width": 9,
-    "silence_level": 0.001,
-}
 QC_COLUMNS = ["qc_short", "qc_silent"]
 #: Audio (s) per extra worker process: below it, starting a process costs more than it saves.
 SECONDS_PER_WORKER = 600
 
 
-def resolve_settings(settings: dict | None = None) -> dict:
-    """Return MFCC settings with missing keys filled from :data:`DEFAULT_SETTINGS`.
+def resolve_settings(settings: MfccSettings | dict | None = None) -> dict:
+    """Return MFCC settings as a plain mapping, missing keys from :class:`MfccSettings`.
 
     Raises
     ------
     ValueError
         On an unknown key.
     """
-    resolved = copy.deepcopy(DEFAULT_SETTINGS)
-    unknown = set(settings or {}) - set(resolved)
-    if unknown:
-        raise ValueError(f"unknown mfcc setting(s) {sorted(unknown)}; valid: {sorted(resolved)}")
-    resolved.update(settings or {})
-    return resolved
+    if not isinstance(settings, MfccSettings):
+        settings = MfccSettings.from_mapping(settings, "mfcc")
+    return settings.canonical()
 
 
 def feature_columns(settings: dict) -> list[str]:
@@ -248,9 +233,8 @@ def segment_mfcc(s: np.ndarray, sr: int, settings: dict | None = None) -> dict[s
 def partition_mfcc(
     segments: pd.DataFrame,
     archive: str | Path,
-    sample_rate: int = 22050,
-    channel: str | int = "mix",
-    settings: dict | None = None,
+    audio: AudioSettings,
+    settings: MfccSettings | dict | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
     """MFCC summary features of every segment of a segment-store partition.
@@ -258,12 +242,12 @@ def partition_mfcc(
     Parameters
     ----------
     segments : DataFrame
-        A segment store partition (``KEY_COLUMNS`` + ``path``, ``offset``).
+        A segment store partition (``SEGMENT_KEY`` + ``path``, ``offset``).
     archive : str or Path
         Folder the ``path`` column is relative to.
-    sample_rate, channel
-        Audio settings (``config["audio"]``).
-    settings : dict, optional
+    audio : AudioSettings
+        Rate and channel the audio is read at.
+    settings : MfccSettings or dict, optional
         See :func:`resolve_settings`.
     threads : int
         Worker processes.
@@ -271,23 +255,23 @@ def partition_mfcc(
     Returns
     -------
     DataFrame
-        ``KEY_COLUMNS`` (rows and order of ``segments``), float32 feature columns, ``qc_*``.
+        ``SEGMENT_KEY`` (rows and order of ``segments``), float32 feature columns, ``qc_*``.
     """
     import librosa  # noqa: F401  (imported once here, inherited by forked workers)
 
     settings = resolve_settings(settings)
     # Build the mel filter bank once here, so forked workers inherit it.
     _banded_mel_basis(
-        sample_rate, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
+        audio.sample_rate, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
     )
     _dct_matrix(settings["n_mels"], settings["n_mfcc"])
     _window(settings["n_fft"])
     rows = map_segment_audio(
-        segment_mfcc, segments, archive, sample_rate, channel, settings, threads, SECONDS_PER_WORKER, "mfcc"
+        segment_mfcc, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "mfcc"
     )
     columns = feature_columns(settings)
     features = pd.DataFrame(rows, columns=columns + QC_COLUMNS)
     features[columns] = features[columns].astype("float32")
     features[QC_COLUMNS] = features[QC_COLUMNS].astype(bool)
-    keys = segments[KEY_COLUMNS].reset_index(drop=True)
+    keys = segments[SEGMENT_KEY].reset_index(drop=True)
     return pd.concat([keys, features], axis=1)

@@ -1,4 +1,5 @@
-"""Spread per-segment work over worker processes (the indices and MFCC stages).
+"""Spread per-segment work over worker processes: every feature set computed from audio
+(acoustic indices, MFCC, and any set registered in :mod:`ecoae.features.registry`).
 
 Each worker runs its BLAS library single-threaded: the parallelism is one
 segment per process, and an idle multi-threaded BLAS pool that must be woken
@@ -18,6 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ecoae.archive.audio import load_audio
+from ecoae.settings import AudioSettings
 
 #: ``analyse(samples, sample_rate, settings) -> row``: what a stage computes for one segment.
 SegmentAnalysis = Callable[[np.ndarray, int, dict], dict]
@@ -79,8 +81,7 @@ def map_segment_audio(
     analyse: SegmentAnalysis,
     segments: pd.DataFrame,
     archive: str | Path,
-    sample_rate: int,
-    channel: str | int,
+    audio: AudioSettings,
     settings: dict,
     threads: int,
     seconds_per_worker: float,
@@ -96,8 +97,8 @@ def map_segment_audio(
         A segment store partition (``path``, ``offset``, ``duration``).
     archive : str or Path
         Folder the ``path`` column is relative to.
-    sample_rate, channel
-        Audio settings, see :func:`ecoae.archive.audio.load_audio`.
+    audio : AudioSettings
+        Rate and channel, see :func:`ecoae.archive.audio.load_audio`.
     settings : dict
         Passed to ``analyse``.
     threads : int
@@ -114,7 +115,7 @@ def map_segment_audio(
     """
     archive = Path(archive)
     jobs = [
-        (analyse, archive / path, offset, duration, sample_rate, channel, settings)
+        (analyse, archive / path, offset, duration, audio.sample_rate, audio.channel, settings)
         for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
     ]
     workers = worker_count(threads, float(segments["duration"].sum()), seconds_per_worker)

@@ -28,7 +28,7 @@ PNG of the array shows low frequencies at the bottom); column 0 is the segment s
 Store
 -----
 ``results/spectrograms/site=<site>/date=<date>/part-0.parquet``: the segment key
-columns (:data:`ecoae.archive.segments.KEY_COLUMNS`, same rows and order as the segment
+columns (:data:`IMAGE_KEY_COLUMNS`, same rows and order as the segment
 store) plus ``image``, a ``fixed_size_binary(16384)`` holding the uint8 pixels
 row-major. The rendering parameters are in the Parquet schema metadata under
 ``ecoae.features.spectrogram``.
@@ -46,8 +46,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecoae.archive.segments import KEY_COLUMNS, iter_segment_audio
-from ecoae.store import write_parquet_atomic
+from ecoae.archive.segments import iter_segment_audio
+from ecoae.settings import AudioSettings, SpectrogramSettings
+from ecoae.store import SEGMENT_KEY, partition_of, write_partition
 
 
 #: Side of the square image (the auto-encoder's input size).
@@ -55,14 +56,18 @@ IMAGE_SIZE = 128
 #: Bytes of one stored image.
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE
 #: Key of the rendering parameters in the Parquet schema metadata.
-METADATA_KEY = b"ecoae.features.spectrogram"
-FREQUENCY_SCALES = ("linear", "mel")
-TIME_POOLINGS = ("mean", "max")
+METADATA_KEY = b"ecoae.spectrogram"
+FREQUENCY_SCALES = SpectrogramSettings.FREQUENCY_SCALES
+TIME_POOLINGS = SpectrogramSettings.TIME_POOLINGS
+#: Columns stored beside each image: the segment key and its time (for figures).
+IMAGE_KEY_COLUMNS = SEGMENT_KEY + ["start_time", "duration"]
 
 
 @dataclass(frozen=True)
-class SpectrogramSettings:
-    """How segments are rendered to images (see the module docstring).
+class ImageRecipe:
+    """How segments are rendered to images (see the module docstring): the config sections
+    ``audio`` (its rate) and ``spectrogram`` (without ``threads``) in one record, stored
+    with every image file and checkpoint. Defaults are those of :mod:`ecoae.settings`.
 
     Parameters
     ----------
@@ -82,15 +87,15 @@ class SpectrogramSettings:
         Reduction of the frames that fall in one column.
     """
 
-    sample_rate: int = 22050
-    n_fft: int = 512
-    hop_length: int = 256
-    frequency_scale: str = "linear"
-    fmin: float = 0.0
-    fmax: float | None = None
-    db_floor: float = -120.0
-    db_ceiling: float = -20.0
-    time_pooling: str = "mean"
+    sample_rate: int = AudioSettings.sample_rate
+    n_fft: int = SpectrogramSettings.n_fft
+    hop_length: int = SpectrogramSettings.hop_length
+    frequency_scale: str = SpectrogramSettings.frequency_scale
+    fmin: float = SpectrogramSettings.fmin
+    fmax: float | None = SpectrogramSettings.fmax
+    db_floor: float = SpectrogramSettings.db_floor
+    db_ceiling: float = SpectrogramSettings.db_ceiling
+    time_pooling: str = SpectrogramSettings.time_pooling
 
     def __post_init__(self) -> None:
         nyquist = self.sample_rate / 2
@@ -118,13 +123,17 @@ class SpectrogramSettings:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, values: dict) -> "SpectrogramSettings":
-        """Build settings from a config/metadata mapping, ignoring unknown keys."""
-        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
-        return cls(**known)
+    def from_mapping(cls, values: dict) -> "ImageRecipe":
+        """Build the recipe stored with images or in a checkpoint (its own canonical JSON)."""
+        return cls(**values)
+
+    @classmethod
+    def from_settings(cls, audio: AudioSettings, spectrogram: SpectrogramSettings) -> "ImageRecipe":
+        """The recipe of the config sections ``audio`` (its rate) and ``spectrogram``."""
+        return cls(sample_rate=audio.sample_rate, **spectrogram.canonical())
 
 
-def band_weights(settings: SpectrogramSettings) -> np.ndarray:
+def band_weights(settings: ImageRecipe) -> np.ndarray:
     """Return the ``(128, n_fft // 2 + 1)`` matrix turning an STFT power column into 128 bands.
 
     Every row sums to one (a weighted mean of bin powers). A band narrower than one
@@ -158,7 +167,7 @@ def band_weights(settings: SpectrogramSettings) -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def power_spectrogram(samples: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
+def power_spectrogram(samples: np.ndarray, settings: ImageRecipe) -> np.ndarray:
     """Return the ``(n_fft // 2 + 1, frames)`` power spectrogram, 0 dB = full-scale sine."""
     import librosa
 
@@ -197,7 +206,7 @@ def squeeze_time(power: np.ndarray, columns: int = IMAGE_SIZE, pooling: str = "m
     return np.add.reduceat(power, starts, axis=1) / np.maximum(counts, 1)
 
 
-def sparse_band_weights(settings: SpectrogramSettings):
+def sparse_band_weights(settings: ImageRecipe):
     """:func:`band_weights` as a sparse matrix: each band touches a few bins, so the
     product with a spectrogram costs a few hundred multiply-adds per frame, not 33 000."""
     from scipy import sparse
@@ -205,14 +214,14 @@ def sparse_band_weights(settings: SpectrogramSettings):
     return sparse.csr_array(band_weights(settings))
 
 
-def segment_image(samples: np.ndarray, settings: SpectrogramSettings, weights=None) -> np.ndarray:
+def segment_image(samples: np.ndarray, settings: ImageRecipe, weights=None) -> np.ndarray:
     """Render one segment's samples to a ``128 × 128`` uint8 image (row 0 = highest band).
 
     Parameters
     ----------
     samples : ndarray
         1-D float samples at ``settings.sample_rate``.
-    settings : SpectrogramSettings
+    settings : ImageRecipe
         Rendering parameters.
     weights : ndarray or sparse array, optional
         :func:`sparse_band_weights` (or :func:`band_weights`) of ``settings``; pass
@@ -236,7 +245,7 @@ def segment_image(samples: np.ndarray, settings: SpectrogramSettings, weights=No
 def render_segments(
     segments: pd.DataFrame,
     archive: str | Path,
-    settings: SpectrogramSettings,
+    settings: ImageRecipe,
     channel: str | int = "mix",
     threads: int = 1,
     progress: bool = False,
@@ -249,7 +258,7 @@ def render_segments(
         Rows of a segment store partition (``path``, ``offset``, ``duration``).
     archive : str or Path
         Folder the ``path`` column is relative to.
-    settings : SpectrogramSettings
+    settings : ImageRecipe
         Rendering parameters (its ``sample_rate`` is the rate audio is read at).
     channel : {"mix"} or int
         Channel handling, see :func:`ecoae.archive.audio.load_audio`.
@@ -285,11 +294,11 @@ def render_segments(
     return images
 
 
-def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: SpectrogramSettings) -> pa.Table:
+def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: ImageRecipe) -> pa.Table:
     """Build the store table: key columns + ``image`` + parameters in the schema metadata."""
     if len(keys) != len(images) or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
         raise ValueError(f"need one uint8 {IMAGE_SIZE}x{IMAGE_SIZE} image per key row, got {images.shape} {images.dtype}")
-    table = pa.Table.from_pandas(keys[KEY_COLUMNS].reset_index(drop=True), preserve_index=False)
+    table = pa.Table.from_pandas(keys[IMAGE_KEY_COLUMNS].reset_index(drop=True), preserve_index=False)
     flat = pa.py_buffer(np.ascontiguousarray(images).tobytes())
     column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(IMAGE_BYTES), len(images), [None, flat])
     table = table.append_column("image", column)
@@ -298,28 +307,29 @@ def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: Spectrogra
     return table.replace_schema_metadata(metadata)
 
 
-def write_spectrograms(path: str | Path, keys: pd.DataFrame, images: np.ndarray, settings: SpectrogramSettings) -> Path:
+def write_spectrograms(path: str | Path, keys: pd.DataFrame, images: np.ndarray, settings: ImageRecipe) -> Path:
     """Write a partition's images atomically; see :func:`images_to_table`."""
-    return write_parquet_atomic(images_to_table(keys, images, settings), path)
+    return write_partition(images_to_table(keys, images, settings), path)
 
 
-def read_spectrograms(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, SpectrogramSettings]:
+def read_spectrograms(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, ImageRecipe]:
     """Read a spectrogram store file.
 
     Returns
     -------
     keys : DataFrame
-        The key columns, in stored order.
+        :data:`IMAGE_KEY_COLUMNS` in stored order, plus ``site`` and ``date`` when the
+        file lies in a store's ``site=…/date=…`` folders.
     images : ndarray
         ``(n, 128, 128)`` uint8, row 0 = highest frequency band.
-    settings : SpectrogramSettings
+    settings : ImageRecipe
         The parameters the images were rendered with.
     """
     table = pq.read_table(path, partitioning=None)
     metadata = (table.schema.metadata or {}).get(METADATA_KEY)
     if metadata is None or "image" not in table.column_names:
         raise ValueError(f"{path} is not an ecoae spectrogram store file (no image column or parameters); re-run `ecoae spectrograms`")
-    settings = SpectrogramSettings.from_mapping(json.loads(metadata))
+    settings = ImageRecipe.from_mapping(json.loads(metadata))
     column = table.column("image").combine_chunks()
     if len(column):
         buffer = column.buffers()[1]
@@ -329,4 +339,8 @@ def read_spectrograms(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, Spect
     else:
         images = np.empty((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     keys = table.drop_columns(["image"]).to_pandas()
+    try:
+        keys["site"], keys["date"] = partition_of(path)
+    except ValueError:
+        pass  # a file outside a store: the key columns alone
     return keys, images, settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecoae.features.spectrogram import SpectrogramSettings
+from ecoae.features.spectrogram import ImageRecipe
 
 
 def png_name(key: pd.Series) -> str:
@@ -17,7 +17,7 @@ def png_name(key: pd.Series) -> str:
     return f"{safe}__{int(key['segment_index']):04d}.png"
 
 
-def save_spectrogram_png(image: np.ndarray, key: pd.Series, settings: SpectrogramSettings, out_dir: str | Path) -> Path:
+def save_spectrogram_png(image: np.ndarray, key: pd.Series, settings: ImageRecipe, out_dir: str | Path) -> Path:
     """Save one stored image with time and frequency axes and the segment's key as title.
 
     Parameters
@@ -26,7 +26,7 @@ def save_spectrogram_png(image: np.ndarray, key: pd.Series, settings: Spectrogra
         ``(128, 128)`` uint8, row 0 = highest band (as stored).
     key : Series
         The segment's key columns.
-    settings : SpectrogramSettings
+    settings : ImageRecipe
         How the image was rendered (for the axes).
     out_dir : str or Path
         Folder to write into.

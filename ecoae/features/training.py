@@ -19,7 +19,6 @@ import json
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,48 +28,15 @@ import torch
 
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
 from ecoae.features.training_figures import plot_loss_curve, plot_reconstructions
-from ecoae.archive.segments import KEY_COLUMNS
-from ecoae.features.spectrogram import IMAGE_SIZE, SpectrogramSettings, read_spectrograms
-from ecoae.store import partition_path, read_parquet, write_parquet_atomic
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms, render_segments
+from ecoae.settings import TrainingSettings
+from ecoae.store import SEGMENT_KEY, read_partition, write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
-#: Columns of the training-sample file: the segment key plus the partition date.
-SAMPLE_COLUMNS = KEY_COLUMNS + ["date"]
+#: Columns of the training-sample file: the segment key, its time and its partition.
+SAMPLE_COLUMNS = SEGMENT_KEY + ["start_time", "duration", "site", "date", "path", "offset"]
 CHECKPOINT_FORMAT = "ecoae-autoencoder/1"
-LOSSES = ("mse", "l1")
-OPTIMISERS = ("adam", "adamw")
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Hyper-parameters of one training run (config ``autoencoder.training``)."""
-
-    epochs: int = 60
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    optimiser: str = "adam"
-    loss: str = "mse"
-    patience: int = 8
-    min_delta: float = 1e-5
-    validation_fraction: float = 0.2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
-        if self.optimiser not in OPTIMISERS:
-            raise ValueError(f"optimiser must be one of {OPTIMISERS}, not {self.optimiser!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
-
-    @classmethod
-    def from_mapping(cls, values: dict) -> "TrainingSettings":
-        """Build from a config mapping, ignoring keys that are not training settings."""
-        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
 
 # --------------------------------------------------------------------------- sample
@@ -90,7 +56,7 @@ def draw_training_sample(segment_files: list[str | Path], sample_size: int, seed
     """
     if not segment_files:
         raise ValueError("no segment store files to draw a training sample from; run the segment step first")
-    frames = [read_parquet(path)[SAMPLE_COLUMNS] for path in segment_files]
+    frames = [read_partition(path)[SAMPLE_COLUMNS] for path in segment_files]
     population = pd.concat(frames, ignore_index=True)
     order = ["site", "date", "start_time", "recording_id", "segment_index"]
     population = population.sort_values(order, kind="stable").reset_index(drop=True)
@@ -121,33 +87,32 @@ def write_training_sample(sample: pd.DataFrame, path: str | Path, sample_size: i
     return write_parquet_atomic(table.replace_schema_metadata(metadata), path)
 
 
-def load_sample_images(sample: pd.DataFrame, spectrogram_dir: str | Path) -> tuple[np.ndarray, SpectrogramSettings]:
-    """Gather the images of the sampled segments from the spectrogram store.
+def render_training_images(
+    sample: pd.DataFrame, archive: str | Path, recipe: ImageRecipe, channel: str | int = "mix", threads: int = 1
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Render the images of the sampled segments straight from the archive.
+
+    Training reads its own images rather than the spectrogram store, so it depends on
+    the frozen sample and the image settings only: new recordings never retrain, and a
+    changed setting re-renders and retrains in the same run. Sampled segments whose
+    file has left the archive are dropped (and logged); training never blocks on them.
 
     Returns
     -------
+    kept : DataFrame
+        The sample rows rendered, in sample order.
     images : ndarray
-        ``(len(sample), 128, 128)`` uint8 in sample order.
-    settings : SpectrogramSettings
-        The rendering parameters (identical across the partitions used).
+        ``(len(kept), 128, 128)`` uint8.
     """
-    spectrogram_dir = Path(spectrogram_dir)
-    sample = sample.reset_index(drop=True)
-    images = np.empty((len(sample), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    settings = None
-    for (site, date), group in sample.groupby(["site", "date"], sort=False):
-        path = spectrogram_dir / partition_path(site, date) / "part-0.parquet"
-        keys, stored, part_settings = read_spectrograms(path)
-        if settings is not None and part_settings != settings:
-            raise ValueError(f"{path} was rendered with other spectrogram settings than the rest; re-run the spectrogram step")
-        settings = part_settings
-        lookup = {(r, int(i)): n for n, (r, i) in enumerate(zip(keys["recording_id"], keys["segment_index"]))}
-        try:
-            rows = [lookup[(r, int(i))] for r, i in zip(group["recording_id"], group["segment_index"])]
-        except KeyError as missing:
-            raise ValueError(f"{path} has no spectrogram for sampled segment {missing}; re-run the spectrogram step") from None
-        images[group.index.to_numpy()] = stored[rows]
-    return images, settings
+    archive = Path(archive)
+    present = np.array([(archive / path).is_file() for path in sample["path"]], dtype=bool)
+    if not present.all():
+        log.warning("%d of %d sampled segments dropped: their files are no longer in %s",
+                    int((~present).sum()), len(sample), archive)
+    kept = sample[present].reset_index(drop=True)
+    if kept.empty:
+        raise ValueError(f"none of the sampled segments' files is in {archive}; delete the model folder to draw a new sample")
+    return kept, render_segments(kept, archive, recipe, channel, threads, progress=True)
 
 
 def split_validation(sample: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
@@ -309,7 +274,7 @@ def save_checkpoint(
     path: str | Path,
     model: ConvAutoEncoder,
     training: TrainingSettings,
-    spectrogram: SpectrogramSettings,
+    spectrogram: ImageRecipe,
     sample_hash: str,
     history: list[dict],
     device: str,
@@ -327,7 +292,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "state_dict": {name: value.detach().cpu() for name, value in model.state_dict().items()},
         "architecture": model.architecture.to_dict(),
-        "training": asdict(training),
+        "training": training.canonical(),
         "spectrogram": json.loads(spectrogram.to_json()),
         "training_sample_sha256": sample_hash,
         "history": history,
@@ -359,8 +324,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
 
 def train_model(
-    sample_path: str | Path,
-    spectrogram_dir: str | Path,
+    images_path: str | Path,
     out_dir: str | Path,
     architecture: Architecture,
     settings: TrainingSettings,
@@ -368,22 +332,27 @@ def train_model(
     progress: bool = True,
     figure_images: int = 8,
 ) -> Path:
-    """Train one model on its frozen sample and write everything under ``out_dir``.
+    """Train one model on its training images and write everything under ``out_dir``.
+
+    Parameters
+    ----------
+    images_path : str or Path
+        The model's ``training_images.parquet`` (``ecoae training-images``), whose
+        metadata records the image recipe and the training sample's hash.
 
     Writes ``model.pt`` (see :func:`save_checkpoint`), ``history.tsv``,
     ``loss_curve.png`` and ``reconstructions.png`` (validation images when there are
     any). Returns the checkpoint path.
     """
     out_dir = Path(out_dir)
-    sample = read_parquet(sample_path)
-    images, spectrogram = load_sample_images(sample, spectrogram_dir)
-    validation = split_validation(sample, settings.validation_fraction, settings.seed)
+    keys, images, recipe = read_spectrograms(images_path)
+    validation = split_validation(keys, settings.validation_fraction, settings.seed)
     log.info("training %s/%d on %d images (%d held out for validation) on %s",
              architecture.variant, architecture.feature_size, len(images), validation.sum(), device)
     model, history = train_autoencoder(images, validation, architecture, settings, device, progress)
     name = out_dir.name
-    checkpoint = save_checkpoint(out_dir / "model.pt", model, settings, spectrogram,
-                                 sample_sha256(sample), history, str(device))
+    checkpoint = save_checkpoint(out_dir / "model.pt", model, settings, recipe,
+                                 sample_sha256(keys), history, str(device))
     pd.DataFrame(history).to_csv(out_dir / "history.tsv", sep="\t", index=False)
     plot_loss_curve(history, out_dir / "loss_curve.png",
                     f"{name}: {architecture.variant}, {architecture.feature_size} features")

@@ -1,6 +1,7 @@
-# Configuration, paths and input functions shared by every rule file.
-import csv
-import json
+# Settings, layout and input functions shared by every rule file. Settings come from
+# ecoae.settings (the only defaults), paths from ecoae.layout (the only place a path is
+# spelled); each rule passes the canonical JSON of the sections it depends on as params,
+# so a changed setting re-runs exactly what depends on it.
 import shlex
 import sys
 from pathlib import Path
@@ -8,12 +9,15 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
+from ecoae.layout import Layout, read_partition_list
+from ecoae.settings import load_settings
 
-validate(config, "../schemas/config.schema.yaml")
+validate(config, "../schemas/config.schema.yaml", set_default=False)
 for _section in ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation"):
-    _schema = Path(workflow.basedir) / "workflow" / "schemas" / f"{_section}.schema.yaml"
-    if _schema.exists():
-        validate(config[_section], str(_schema))
+    validate(config.get(_section, {}), f"../schemas/{_section}.schema.yaml", set_default=False)
+S = load_settings(config)
+L = Layout(S.results)
+
 
 def ecoae_command():
     """How rules call the ecoae CLI: the running Python, or the conda env's with this checkout on PYTHONPATH."""
@@ -24,11 +28,10 @@ def ecoae_command():
 
 # Used directly in every rule's shell command (not a param): which Python runs ecoae
 # is not a result-changing setting, and a param would re-run everything after a new venv.
+# Each part of it is already quoted by ecoae_command.
 ECOAE = ecoae_command()
-DEMO = not config["archive"]
-ARCHIVE = str(Path(config["archive"] or "demo_archive").resolve())
-RESULTS = config["results"].rstrip("/")
-PARTITION = "site={site}/date={date}"
+DEMO = not S.archive
+ARCHIVE = str(Path(S.archive or "demo_archive").resolve())
 
 
 wildcard_constraints:
@@ -36,23 +39,11 @@ wildcard_constraints:
     date=r"\d{4}-\d{2}-\d{2}",
 
 
-def log_path(rule_name, per_partition=True):
-    """Log file of a rule, per partition unless the rule runs once."""
-    tail = f"/{PARTITION}.log" if per_partition else ".log"
-    return f"{RESULTS}/logs/{rule_name}{tail}"
-
-
-def benchmark_path(rule_name, per_partition=True):
-    """Snakemake benchmark record of a rule (read by the evaluation's timing table)."""
-    tail = f"/{PARTITION}.tsv" if per_partition else ".tsv"
-    return f"{RESULTS}/benchmarks/{rule_name}{tail}"
-
-
 def inventory_fingerprint(wildcards):
     """What the inventory depends on: the demo settings, or the archive's file listing."""
     if DEMO:
-        return config_fingerprint(config["demo"])
-    return archive_fingerprint(ARCHIVE, config["inventory"]["extensions"])
+        return config_fingerprint(S.demo.canonical())
+    return archive_fingerprint(ARCHIVE, list(S.inventory.extensions))
 
 
 _partition_cache = {}
@@ -63,17 +54,15 @@ def partitions():
     listing = checkpoints.inventory.get().output.partitions
     stamp = Path(listing).stat().st_mtime_ns
     if _partition_cache.get("stamp") != stamp:
-        with open(listing, newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        _partition_cache.update(stamp=stamp, keys=[(r["site"], r["date"]) for r in rows])
+        _partition_cache.update(stamp=stamp, keys=read_partition_list(listing))
     return _partition_cache["keys"]
 
 
-def per_partition(pattern):
-    """Input function: ``pattern`` formatted for every partition of the archive."""
+def per_partition(path_of):
+    """Input function: ``path_of(site, date)`` for every partition of the archive."""
 
     def expand_partitions(wildcards):
-        return [pattern.format(site=site, date=date) for site, date in partitions()]
+        return [path_of(site, date) for site, date in partitions()]
 
     return expand_partitions
 
@@ -86,6 +75,5 @@ def all_targets(wildcards):
     return [path for target in TARGETS for path in target(wildcards)]
 
 
-# Feature stores for the evaluation: set name -> per-partition Parquet path pattern
-# (with {site} and {date}); each feature rule file registers its sets here.
-FEATURE_SETS = {}
+# Feature sets compared by the evaluation, in order; each rule file adds its own.
+FEATURE_SETS = []

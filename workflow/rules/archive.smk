@@ -1,0 +1,68 @@
+# The archive: demo archive, inventory (a checkpoint) and segmentation, one job per partition.
+
+
+if DEMO:
+
+    rule demo_archive:
+        output:
+            "demo_archive/ecoae-demo.json",
+        params:
+            demo=S.demo.to_json(),
+        log:
+            L.log("demo_archive", site=None),
+        conda:
+            "../../envs/core.yaml"
+        shell:
+            "{ECOAE} demo --out demo_archive --settings {params.demo:q} > {log:q} 2>&1"
+
+
+checkpoint inventory:
+    input:
+        ["demo_archive/ecoae-demo.json"] if DEMO else [],
+    output:
+        recordings=L.recordings,
+        quarantine=L.quarantine,
+        partitions=L.partitions,
+    params:
+        archive=ARCHIVE,
+        fingerprint=inventory_fingerprint,
+        settings=S.inventory.to_json(),
+        segments=S.segments.to_json(),
+        out_dir=L.inventory_dir,
+        results=L.results,
+    threads: S.inventory.threads
+    log:
+        L.log("inventory", site=None),
+    benchmark:
+        L.benchmark("inventory", site=None)
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q} --prune-results {params.results:q}"
+        " --settings {params.settings:q} --segments {params.segments:q} --threads {threads} 2> {log:q}"
+
+
+rule segment:
+    input:
+        L.manifest(),
+    output:
+        L.segments(),
+    params:
+        settings=S.segments.to_json(),
+    log:
+        L.log("segment"),
+    benchmark:
+        L.benchmark("segment")
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        "{ECOAE} segment {input:q} --out {output:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+TARGETS.append(per_partition(L.segments))
+
+
+rule segments:
+    """Target: the inventory and the segment store of every partition (no features)."""
+    input:
+        per_partition(L.segments),

@@ -1,0 +1,69 @@
+# Comparative evaluation: every feature store + labels -> metrics, timings, figures and
+# an HTML report in results/evaluation/ (also in `snakemake --report`).
+
+
+def evaluation_inputs(wildcards):
+    """Every partition of every feature set, and the training figures of models trained here."""
+    paths = [L.features(name, site, date) for name in FEATURE_SETS for site, date in partitions()]
+    return paths + model_figures(wildcards)
+
+
+rule evaluate:
+    input:
+        partitions=L.partitions,
+        segments=per_partition(L.segments),
+        features=evaluation_inputs,
+        labels=[table.path for table in S.evaluation.label_tables],
+    output:
+        metrics=report(
+            f"{L.evaluation_dir}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Evaluation",
+            subcategory="Tables",
+        ),
+        folds=f"{L.evaluation_dir}/fold_metrics.csv",
+        tasks=report(
+            f"{L.evaluation_dir}/tasks.csv",
+            caption="../report/tasks.rst",
+            category="Evaluation",
+            subcategory="Tables",
+        ),
+        confusion=f"{L.evaluation_dir}/confusion.csv",
+        timings=report(
+            f"{L.evaluation_dir}/timings.csv",
+            caption="../report/timings.rst",
+            category="Evaluation",
+            subcategory="Tables",
+        ),
+        figures=report(
+            directory(f"{L.evaluation_dir}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Evaluation",
+            subcategory="Figures",
+        ),
+        html=report(
+            f"{L.evaluation_dir}/report.html",
+            caption="../report/report.rst",
+            category="Evaluation",
+            subcategory="Report",
+        ),
+    params:
+        results=L.results,
+        sets=" ".join(f"--feature-set {shlex.quote(name)}" for name in FEATURE_SETS),
+        settings=S.evaluation.to_json(),
+        audio=S.audio.to_json(),
+    threads: S.evaluation.threads
+    log:
+        L.log("evaluate", site=None),
+    benchmark:
+        L.benchmark("evaluate", site=None)
+    conda:
+        "../../envs/evaluation.yaml"
+    shell:
+        # params.sets is a list of options, each name quoted with shlex.quote above.
+        "{ECOAE} evaluate --results {params.results:q} {params.sets}"
+        " --settings {params.settings:q} --audio {params.audio:q} --threads {threads} > {log:q} 2>&1"
+
+
+TARGETS.append(lambda wildcards: [f"{L.evaluation_dir}/report.html"])
