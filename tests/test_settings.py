@@ -1,0 +1,112 @@
+"""Settings are defined once (ecoae.settings); the schemas and config.yaml follow them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ecoae.settings import (
+    AudioSettings,
+    MfccSettings,
+    Section,
+    Settings,
+    SettingsError,
+    SpectrogramSettings,
+    load_settings,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMAS = REPO / "workflow" / "schemas"
+STAGE_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation")
+
+
+def _section_class(hint) -> type[Section] | None:
+    """The Section class a field holds directly, in a dict of sections, or in a tuple of sections."""
+    if isinstance(hint, type) and issubclass(hint, Section):
+        return hint
+    for argument in typing.get_args(hint):
+        found = _section_class(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _compare(cls: type[Section], schema: dict, where: str) -> list[str]:
+    """Differences between a settings class and its schema node, recursively."""
+    problems = []
+    fields = {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls)}
+    properties = schema.get("properties", {})
+    if set(fields) != set(properties):
+        problems.append(f"{where}: class has {sorted(set(fields) - set(properties))} not in the schema, "
+                        f"schema has {sorted(set(properties) - set(fields))} not in the class")
+    if schema.get("additionalProperties") is not False:
+        problems.append(f"{where}: the schema must refuse unknown keys (additionalProperties: false)")
+    for name, hint in fields.items():
+        inner = _section_class(hint)
+        if inner is None or name not in properties:
+            continue
+        node = properties[name]
+        node = node.get("additionalProperties", node) if typing.get_origin(hint) is dict else node
+        node = node.get("items", node) if typing.get_origin(hint) is tuple else node
+        problems += _compare(inner, node, f"{where}.{name}")
+    return problems
+
+
+def _schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
+
+
+def test_schemas_have_exactly_the_keys_of_the_settings_classes():
+    top = _schema("config")
+    for section in STAGE_SECTIONS:
+        top["properties"][section] = _schema(section)
+    assert _compare(Settings, top, "config") == []
+
+
+def _keys(node) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {key for value in node.values() for key in _keys(value)}
+    if isinstance(node, list):
+        return {key for value in node for key in _keys(value)}
+    return set()
+
+
+def test_schemas_hold_no_defaults():
+    for path in SCHEMAS.glob("*.schema.yaml"):
+        assert "default" not in _keys(yaml.safe_load(path.read_text())), path.name
+
+
+def test_config_yaml_shows_the_defaults():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert load_settings(config).to_json() == Settings().to_json()
+
+
+def test_unknown_key_names_the_key_and_the_closest_one():
+    with pytest.raises(SettingsError, match=r"unknown setting config\.mfcc\.n_mfc; did you mean 'n_mfcc'\?"):
+        load_settings({"mfcc": {"n_mfc": 13}})
+    with pytest.raises(SettingsError, match="unknown setting config.autoencoder.training.epoch;"):
+        load_settings({"autoencoder": {"training": {"epoch": 3}}})
+
+
+def test_closed_sets_and_cross_checks_are_refused():
+    with pytest.raises(SettingsError, match="autoencoder.device"):
+        load_settings({"autoencoder": {"device": "cpu $(touch x)"}})
+    with pytest.raises(SettingsError, match="Nyquist"):
+        load_settings({"audio": {"sample_rate": 16000}, "spectrogram": {"fmax": 9000}})
+    with pytest.raises(SettingsError, match="partial"):
+        load_settings({"segments": {"partial": "pad"}})
+
+
+def test_canonical_json_is_one_string_whatever_the_source():
+    from_yaml = MfccSettings.from_mapping({"fmin": 0, "n_mfcc": 20})
+    assert from_yaml.to_json() == MfccSettings().to_json()
+    assert MfccSettings.from_mapping(json.loads(MfccSettings().to_json())) == MfccSettings()
+    # Runtime keys change speed, not results: they are not part of the canonical form.
+    assert "threads" not in SpectrogramSettings(threads=7).to_json()
+    assert SpectrogramSettings(threads=7).to_json() == SpectrogramSettings().to_json()
+    assert AudioSettings.from_mapping({"channel": 1}).to_json() == '{"channel": 1, "sample_rate": 22050}'
