@@ -19,9 +19,9 @@ include: "workflow/rules/evaluation.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets,
-    default_target: True
 
 
 onsuccess:
@@ -31,4 +31,6 @@ onsuccess:
 
 
 onerror:
-    print(f"ecoae: the run stopped; logs are under {L.results}/logs/. Run the same command again to resume.")
+    print(
+        f"ecoae: the run stopped; logs are under {L.results}/logs/. Run the same command again to resume."
+    )

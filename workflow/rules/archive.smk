@@ -6,12 +6,12 @@ if DEMO:
     rule demo_archive:
         output:
             "demo_archive/ecoae-demo.json",
-        params:
-            demo=S.demo.to_json(),
         log:
             L.log("demo_archive", site=None),
         conda:
             "../../envs/core.yaml"
+        params:
+            demo=S.demo.to_json(),
         shell:
             "{ECOAE} demo --out demo_archive --settings {params.demo:q} > {log:q} 2>&1"
 
@@ -23,20 +23,22 @@ checkpoint inventory:
         recordings=L.recordings,
         quarantine=L.quarantine,
         partitions=L.partitions,
-    params:
-        archive=ARCHIVE,
-        fingerprint=inventory_fingerprint,
-        settings=S.inventory.to_json(),
-        segments=S.segments.to_json(),
-        out_dir=L.inventory_dir,
-        results=L.results,
-    threads: S.inventory.threads
     log:
         L.log("inventory", site=None),
     benchmark:
         L.benchmark("inventory", site=None)
     conda:
         "../../envs/core.yaml"
+    threads: S.inventory.threads
+    params:
+        archive=ARCHIVE,
+        fingerprint=inventory_fingerprint,
+        settings=S.inventory.to_json(),
+        segments=S.segments.to_json(),
+        out_dir=lambda wildcards, output: str(Path(output.recordings).parent),
+        # The results root, whose store partitions the inventory prunes when their
+        # recordings leave the archive (not an output prefix of this rule).
+        results=L.results,
     shell:
         "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q} --prune-results {params.results:q}"
         " --settings {params.settings:q} --segments {params.segments:q} --threads {threads} 2> {log:q}"
@@ -47,14 +49,14 @@ rule segment:
         L.manifest(),
     output:
         L.segments(),
-    params:
-        settings=S.segments.to_json(),
     log:
         L.log("segment"),
     benchmark:
         L.benchmark("segment")
     conda:
         "../../envs/core.yaml"
+    params:
+        settings=S.segments.to_json(),
     shell:
         "{ECOAE} segment {input:q} --out {output:q} --settings {params.settings:q} > {log:q} 2>&1"
 

@@ -2,19 +2,26 @@
 # ecoae.settings (the only defaults), paths from ecoae.layout (the only place a path is
 # spelled); each rule passes the canonical JSON of the sections it depends on as params,
 # so a changed setting re-runs exactly what depends on it.
+import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from ecoae.features.registry import AUDIO_FEATURE_SETS
 from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
 from ecoae.layout import Layout, read_partition_list
 from ecoae.settings import load_settings
 
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 for _section in ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation"):
-    validate(config.get(_section, {}), f"../schemas/{_section}.schema.yaml", set_default=False)
+    validate(
+        config.get(_section, {}),
+        f"../schemas/{_section}.schema.yaml",
+        set_default=False,
+    )
 S = load_settings(config)
 L = Layout(S.results)
 
@@ -77,3 +84,52 @@ def all_targets(wildcards):
 
 # Feature sets compared by the evaluation, in order; each rule file adds its own.
 FEATURE_SETS = []
+
+
+# --------------------------------------------------------------- auto-encoder stage
+AE = S.autoencoder
+TRAINED_MODELS = AE.trained_models()
+# Training and encoding claim the workstation's one GPU (profiles/default declares
+# gpu: 1) only where there is one, so CPU-only machines run encode jobs side by side.
+GPU_JOBS = int(AE.device != "cpu" and shutil.which("nvidia-smi") is not None)
+
+
+def _model_regex(names):
+    return "|".join(re.escape(name) for name in names) or "^$"
+
+
+def model_checkpoint(wildcards):
+    """The model.pt an encode job uses: the configured one, or the one trained here."""
+    return AE.models[wildcards.model].checkpoint or L.model_file(
+        "model.pt", wildcards.model
+    )
+
+
+def model_figures(wildcards):
+    """Loss curves and reconstruction figures of the models trained here."""
+    return [
+        L.model_file(name, model)
+        for model in TRAINED_MODELS
+        for name in ("loss_curve.png", "reconstructions.png")
+    ]
+
+
+# --------------------------------------------------------------- audio feature sets
+def audio_feature_settings(wildcards):
+    """Canonical JSON of the set's config section (a changed setting re-runs only that set)."""
+    return AUDIO_FEATURE_SETS[wildcards.feature_set].settings(S).to_json()
+
+
+def audio_feature_threads(wildcards):
+    return AUDIO_FEATURE_SETS[wildcards.feature_set].settings(S).threads
+
+
+# --------------------------------------------------------------- evaluation
+def evaluation_inputs(wildcards):
+    """Every partition of every feature set, and the training figures of models trained here."""
+    paths = [
+        L.features(name, site, date)
+        for name in FEATURE_SETS
+        for site, date in partitions()
+    ]
+    return paths + model_figures(wildcards)

@@ -2,12 +2,6 @@
 # an HTML report in results/evaluation/ (also in `snakemake --report`).
 
 
-def evaluation_inputs(wildcards):
-    """Every partition of every feature set, and the training figures of models trained here."""
-    paths = [L.features(name, site, date) for name in FEATURE_SETS for site, date in partitions()]
-    return paths + model_figures(wildcards)
-
-
 rule evaluate:
     input:
         partitions=L.partitions,
@@ -48,18 +42,19 @@ rule evaluate:
             category="Evaluation",
             subcategory="Report",
         ),
-    params:
-        results=L.results,
-        sets=" ".join(f"--feature-set {shlex.quote(name)}" for name in FEATURE_SETS),
-        settings=S.evaluation.to_json(),
-        audio=S.audio.to_json(),
-    threads: S.evaluation.threads
     log:
         L.log("evaluate", site=None),
     benchmark:
         L.benchmark("evaluate", site=None)
     conda:
         "../../envs/evaluation.yaml"
+    threads: S.evaluation.threads
+    params:
+        # The evaluation reads every store of the results folder through ecoae.layout.
+        results=L.results,
+        sets=" ".join(f"--feature-set {shlex.quote(name)}" for name in FEATURE_SETS),
+        settings=S.evaluation.to_json(),
+        audio=S.audio.to_json(),
     shell:
         # params.sets is a list of options, each name quoted with shlex.quote above.
         "{ECOAE} evaluate --results {params.results:q} {params.sets}"

@@ -8,47 +8,32 @@
 # sample and the image settings only, so new recordings never retrain, and a changed
 # audio or spectrogram setting re-renders, retrains and re-encodes in the same run.
 # Encoding depends on the checkpoint file.
-import re
-import shutil
-
-AE = S.autoencoder
-TRAINED_MODELS = AE.trained_models()
-# Training and encoding claim the workstation's one GPU (profiles/default declares
-# gpu: 1) only where there is one, so CPU-only machines run encode jobs side by side.
-GPU_JOBS = int(AE.device != "cpu" and shutil.which("nvidia-smi") is not None)
-
-
-def _model_regex(names):
-    return "|".join(re.escape(name) for name in names) or "^$"
-
-
-def model_checkpoint(wildcards):
-    """The model.pt an encode job uses: the configured one, or the one trained here."""
-    return AE.models[wildcards.model].checkpoint or L.model_file("model.pt", wildcards.model)
-
-
 rule spectrograms:
     input:
         L.segments(),
     output:
         L.spectrograms(),
-    params:
-        archive=ARCHIVE,
-        audio=S.audio.to_json(),
-        settings=S.spectrogram.to_json(),
-    threads: S.spectrogram.threads
     log:
         L.log("spectrograms"),
     benchmark:
         L.benchmark("spectrograms")
     conda:
         "../../envs/autoencoder.yaml"
+    threads: S.spectrogram.threads
+    params:
+        archive=ARCHIVE,
+        audio=S.audio.to_json(),
+        settings=S.spectrogram.to_json(),
     shell:
         "{ECOAE} spectrograms {input:q} --archive {params.archive:q} --out {output:q}"
         " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
 
 
-SAMPLES_TO_DRAW = [name for name in TRAINED_MODELS if not Path(L.model_file("training_sample.parquet", name)).exists()]
+SAMPLES_TO_DRAW = [
+    name
+    for name in TRAINED_MODELS
+    if not Path(L.model_file("training_sample.parquet", name)).exists()
+]
 
 if SAMPLES_TO_DRAW:
 
@@ -57,17 +42,17 @@ if SAMPLES_TO_DRAW:
             per_partition(L.segments),
         output:
             L.model_file("training_sample.parquet"),
+        log:
+            L.log("train_sample/{model}", site=None),
         wildcard_constraints:
             model=_model_regex(SAMPLES_TO_DRAW),
+        conda:
+            "../../envs/autoencoder.yaml"
         params:
             partitions=L.partitions,
             segments=L.store_dir("segments"),
             size=AE.sample_size,
             seed=AE.sample_seed,
-        log:
-            L.log("train_sample/{model}", site=None),
-        conda:
-            "../../envs/autoencoder.yaml"
         shell:
             "{ECOAE} train-sample --segments-dir {params.segments:q} --partitions {params.partitions:q}"
             " --out {output:q} --sample-size {params.size:q} --seed {params.seed:q} > {log:q} 2>&1"
@@ -80,17 +65,17 @@ if TRAINED_MODELS:
             L.model_file("training_sample.parquet"),
         output:
             L.model_file("training_images.parquet"),
+        log:
+            L.log("training_images/{model}", site=None),
         wildcard_constraints:
             model=_model_regex(TRAINED_MODELS),
+        conda:
+            "../../envs/autoencoder.yaml"
+        threads: S.spectrogram.threads
         params:
             archive=ARCHIVE,
             audio=S.audio.to_json(),
             settings=S.spectrogram.to_json(),
-        threads: S.spectrogram.threads
-        log:
-            L.log("training_images/{model}", site=None),
-        conda:
-            "../../envs/autoencoder.yaml"
         shell:
             "{ECOAE} training-images {input:q} --archive {params.archive:q} --out {output:q}"
             " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
@@ -103,22 +88,22 @@ if TRAINED_MODELS:
             history=L.model_file("history.tsv"),
             loss_curve=L.model_file("loss_curve.png"),
             reconstructions=L.model_file("reconstructions.png"),
-        wildcard_constraints:
-            model=_model_regex(TRAINED_MODELS),
-        params:
-            model=lambda wildcards: AE.models[wildcards.model].to_json(),
-            training=AE.training.to_json(),
-            device=AE.device,
-            out_dir=lambda wildcards: L.model_dir(wildcards.model),
-        threads: AE.train_threads
-        resources:
-            gpu=GPU_JOBS,
         log:
             L.log("train/{model}", site=None),
         benchmark:
             L.benchmark("train/{model}", site=None)
+        wildcard_constraints:
+            model=_model_regex(TRAINED_MODELS),
         conda:
             "../../envs/autoencoder.yaml"
+        threads: AE.train_threads
+        resources:
+            gpu=GPU_JOBS,
+        params:
+            model=lambda wildcards: AE.models[wildcards.model].to_json(),
+            training=AE.training.to_json(),
+            device=AE.device,
+            out_dir=lambda wildcards, output: str(Path(output.model).parent),
         shell:
             "{ECOAE} train {input:q} --out-dir {params.out_dir:q} --model {params.model:q}"
             " --training {params.training:q} --device {params.device:q} --threads {threads} > {log:q} 2>&1"
@@ -131,32 +116,31 @@ rule encode:
         model=model_checkpoint,
     output:
         L.features("ae-{model}"),
-    wildcard_constraints:
-        model=_model_regex(AE.models),
-    params:
-        batch_size=AE.encode_batch_size,
-        device=AE.device,
-    threads: AE.encode_threads
-    resources:
-        gpu=GPU_JOBS,
     log:
         L.log("encode/ae-{model}"),
     benchmark:
         L.benchmark("encode/ae-{model}")
+    wildcard_constraints:
+        model=_model_regex(AE.models),
     conda:
         "../../envs/autoencoder.yaml"
+    threads: AE.encode_threads
+    resources:
+        gpu=GPU_JOBS,
+    params:
+        batch_size=AE.encode_batch_size,
+        device=AE.device,
     shell:
         "{ECOAE} encode {input.spectrograms:q} --checkpoint {input.model:q} --out {output:q}"
         " --segments {input.segments:q} --batch-size {params.batch_size:q}"
         " --device {params.device:q} --threads {threads} > {log:q} 2>&1"
 
 
-def model_figures(wildcards):
-    """Loss curves and reconstruction figures of the models trained here."""
-    return [L.model_file(name, model) for model in TRAINED_MODELS for name in ("loss_curve.png", "reconstructions.png")]
-
-
 for _name in AE.models:
-    TARGETS.append(per_partition(lambda site, date, name=_name: L.features(f"ae-{name}", site, date)))
+    TARGETS.append(
+        per_partition(
+            lambda site, date, name=_name: L.features(f"ae-{name}", site, date)
+        )
+    )
     FEATURE_SETS.append(f"ae-{_name}")
 TARGETS.append(model_figures)
