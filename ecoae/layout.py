@@ -102,6 +102,16 @@ class Layout:
         """Folder holding one folder per model."""
         return f"{self.results}/models"
 
+    @property
+    def training_sample(self) -> str:
+        """The frozen training sample shared by every image model."""
+        return f"{self.models_dir}/training_sample.parquet"
+
+    @property
+    def training_images(self) -> str:
+        """The training sample's images, rendered from the archive."""
+        return f"{self.models_dir}/training_images.parquet"
+
     def model_dir(self, model: str = "{model}") -> str:
         """Folder of one trained model."""
         return f"{self.models_dir}/{model}"

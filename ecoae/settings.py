@@ -342,6 +342,22 @@ class AutoencoderSettings(Section):
         return [name for name, model in self.models.items() if not model.checkpoint]
 
 
+@dataclass(frozen=True)
+class PcaSettings(Section):
+    """The linear baseline: PCAs of the same images (config ``pca``; feature sets ``pca<k>``)."""
+
+    components: tuple[int, ...] = (32,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(all(k >= 1 for k in self.components), "pca.components must be positive numbers of components")
+        _check(len(set(self.components)) == len(self.components), "pca.components must not repeat")
+
+    def models(self) -> list[str]:
+        """Model and feature-set names, ``pca<k>``."""
+        return [f"pca{k}" for k in self.components]
+
+
 # --------------------------------------------------------------------------- audio features
 
 
@@ -528,6 +544,7 @@ class Settings(Section):
     demo: DemoSettings = field(default_factory=DemoSettings)
     spectrogram: SpectrogramSettings = field(default_factory=SpectrogramSettings)
     autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
+    pca: PcaSettings = field(default_factory=PcaSettings)
     indices: IndicesSettings = field(default_factory=IndicesSettings)
     mfcc: MfccSettings = field(default_factory=MfccSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)

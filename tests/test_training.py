@@ -18,17 +18,14 @@ from ecoae.features.spectrogram import ImageRecipe, read_spectrograms, render_se
 from ecoae.layout import partition_folder
 from ecoae.store import read_parquet, write_partition
 from ecoae.features.training import (
-    TrainingSettings,
-    draw_training_sample,
     evaluate_loss,
     load_checkpoint,
-    sample_sha256,
     save_checkpoint,
     seed_everything,
-    split_validation,
     train_autoencoder,
-    write_training_sample,
 )
+from ecoae.features.training_sample import draw_training_sample, sample_sha256, split_validation, write_training_sample
+from ecoae.settings import TrainingSettings
 from shared_data import ARCHIVE, needs_archive
 from workflow_helpers import planned_jobs, snakemake
 

@@ -87,6 +87,8 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
+from ecoae.settings import DemoSettings
+
 logger = logging.getLogger(__name__)
 
 #: Name of the manifest written (last) into the archive folder.
@@ -771,12 +773,12 @@ def _validate(
 
 def generate_demo_archive(
     out_dir: Path,
-    sites: int = 3,
-    days: int = 2,
-    interval_minutes: int = 120,
-    recording_seconds: float = 60,
-    sample_rate: int = 16000,
-    seed: int = 7,
+    sites: int = DemoSettings.sites,
+    days: int = DemoSettings.days,
+    interval_minutes: int = DemoSettings.interval_minutes,
+    recording_seconds: float = DemoSettings.recording_seconds,
+    sample_rate: int = DemoSettings.sample_rate,
+    seed: int = DemoSettings.seed,
     start_date: str = "2024-05-01",
 ) -> dict:
     """Write a deterministic synthetic soundscape archive (see the module docstring).

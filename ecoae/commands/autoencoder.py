@@ -1,4 +1,5 @@
-"""Sub-commands of the auto-encoder stage: spectrograms, train-sample, training-images, train, encode, render."""
+"""Sub-commands of the image stage: spectrograms, train-sample, training-images, train, encode,
+fit-pca, encode-pca (the linear baseline of the same images) and render."""
 
 from __future__ import annotations
 
@@ -59,6 +60,21 @@ def register(subparsers) -> None:
     encode.add_argument("--threads", type=int, default=1)
     encode.set_defaults(handler=run_encode)
 
+    fit = subparsers.add_parser("fit-pca", help="fit the PCA baseline on the training images")
+    fit.add_argument("images", help="training image file (from `ecoae training-images`)")
+    fit.add_argument("--out-dir", required=True, help="model folder: model.npz, quality.tsv")
+    fit.add_argument("--components", type=int, required=True, help="number of components (capped by the images)")
+    fit.add_argument("--training", type=json_object, default={},
+                     help="JSON of autoencoder.training: its validation split is the auto-encoders' one")
+    fit.set_defaults(handler=run_fit_pca)
+
+    project = subparsers.add_parser("encode-pca", help="write PCA features of one partition")
+    project.add_argument("spectrograms", help="spectrogram store file of one partition")
+    project.add_argument("--model", required=True, help="model.npz from `ecoae fit-pca`")
+    project.add_argument("--out", required=True, help="feature store file to write")
+    project.add_argument("--segments", help="segment store file of the partition, to check the keys against")
+    project.set_defaults(handler=run_encode_pca)
+
     render = subparsers.add_parser("render", help="save spectrogram images as PNG for a person to look at")
     render.add_argument("spectrograms", help="a spectrogram store file, or a folder searched recursively")
     render.add_argument("--out-dir", required=True, help="folder for the PNG files")
@@ -101,7 +117,7 @@ def run_spectrograms(args) -> int:
 def run_training_images(args) -> int:
     """Render a model's training images from its frozen sample."""
     from ecoae.features.spectrogram import write_spectrograms
-    from ecoae.features.training import render_training_images
+    from ecoae.features.training_sample import render_training_images
     from ecoae.store import read_parquet
 
     recipe, channel = _image_recipe(args)
@@ -115,7 +131,7 @@ def run_training_images(args) -> int:
 def run_train_sample(args) -> int:
     """Draw the training sample from every partition of the segment store."""
     from ecoae.layout import list_partitions, partition_file
-    from ecoae.features.training import draw_training_sample, write_training_sample
+    from ecoae.features.training_sample import draw_training_sample, write_training_sample
 
     files = [partition_file(args.segments_dir, p) for p in list_partitions(args.segments_dir, args.partitions)]
     sample = draw_training_sample(files, args.sample_size, args.seed)
@@ -155,6 +171,40 @@ def run_encode(args) -> int:
     device = select_device(args.device)
     model, checkpoint = load_checkpoint(args.checkpoint, device)
     encode_partition(args.spectrograms, model, checkpoint, args.out, args.segments, args.batch_size, device)
+    return 0
+
+
+def run_fit_pca(args) -> int:
+    """Fit the PCA on the training part of the training images; write the model and its quality."""
+    import pandas as pd
+
+    from ecoae.features.pca import fit_pca, save_pca
+    from ecoae.features.quality import QUALITY_COLUMNS, REFERENCE_COMPONENTS, pca_rows, write_quality
+    from ecoae.features.spectrogram import read_spectrograms
+    from ecoae.features.training_sample import sample_sha256, split_validation
+    from ecoae.settings import TrainingSettings
+
+    training = TrainingSettings.from_mapping(args.training, "autoencoder.training")
+    keys, images, recipe = read_spectrograms(args.images)
+    validation = split_validation(keys, training.validation_fraction, training.seed)
+    train_images = images[~validation]
+    pca = fit_pca(train_images, args.components, training.seed)
+    out_dir = Path(args.out_dir)
+    save_pca(out_dir / "model.npz", pca, recipe, sample_sha256(keys), args.components)
+    held_out = images[validation] if validation.any() else images
+    sizes = [pca.n_components_, REFERENCE_COMPONENTS]
+    quality = pd.DataFrame(pca_rows(train_images, held_out, sizes, training.seed), columns=QUALITY_COLUMNS)
+    write_quality(quality, out_dir / "quality.tsv")
+    log.info("PCA with %d components of %d training images; quality on %d held-out images:\n%s",
+             pca.n_components_, len(train_images), len(held_out), quality.to_string(index=False))
+    return 0
+
+
+def run_encode_pca(args) -> int:
+    """Project one partition on a fitted PCA."""
+    from ecoae.features.pca import encode_partition_pca
+
+    encode_partition_pca(args.spectrograms, args.model, args.out, args.segments)
     return 0
 
 

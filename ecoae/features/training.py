@@ -1,9 +1,4 @@
-"""Training the auto-encoder: frozen sample, train loop, checkpoint (figures: training_figures).
-
-The training sample is drawn once, with a seed, from the segment stores present at
-that moment, and written to ``results/models/<model>/training_sample.parquet``. The
-workflow never re-draws it (new recordings do not retrain the model), and the
-checkpoint records its SHA-256 so a model can be traced to its exact data.
+"""Training the auto-encoder: train loop and checkpoint (sample: training_sample; figures: training_figures).
 
 Defaults (config ``autoencoder.training``; see ``the README, "Auto-encoder features"``): MSE loss on
 pixel values scaled to ``[0, 1]``, Adam with learning rate 1e-3, batch size 32, up to
@@ -14,7 +9,6 @@ segments never sit on both sides), and the best-validation weights kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -23,119 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
 from ecoae.features.training_figures import plot_loss_curve, plot_reconstructions
-from ecoae.features.spectrogram import ImageRecipe, read_spectrograms, render_segments
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
+from ecoae.features.quality import model_quality, write_quality
+from ecoae.features.training_sample import sample_sha256, split_validation
 from ecoae.settings import TrainingSettings
-from ecoae.store import SEGMENT_KEY, read_partition, write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
-#: Columns of the training-sample file: the segment key, its time and its partition.
-SAMPLE_COLUMNS = SEGMENT_KEY + ["start_time", "duration", "site", "date", "path", "offset"]
 CHECKPOINT_FORMAT = "ecoae-autoencoder/1"
-
-
-# --------------------------------------------------------------------------- sample
-
-
-def draw_training_sample(segment_files: list[str | Path], sample_size: int, seed: int) -> pd.DataFrame:
-    """Draw a seeded uniform sample of segments (without replacement) from segment stores.
-
-    The result does not depend on the order of ``segment_files``: segments are
-    sorted by partition and key before drawing. All segments are taken when there
-    are fewer than ``sample_size``.
-
-    Returns
-    -------
-    DataFrame
-        :data:`SAMPLE_COLUMNS`, sorted by site, date, start time.
-    """
-    if not segment_files:
-        raise ValueError("no segment store files to draw a training sample from; run the segment step first")
-    frames = [read_partition(path)[SAMPLE_COLUMNS] for path in segment_files]
-    population = pd.concat(frames, ignore_index=True)
-    order = ["site", "date", "start_time", "recording_id", "segment_index"]
-    population = population.sort_values(order, kind="stable").reset_index(drop=True)
-    if len(population) == 0:
-        raise ValueError("the segment stores hold no segments; nothing to train on")
-    rng = np.random.default_rng(seed)
-    take = min(int(sample_size), len(population))
-    chosen = np.sort(rng.choice(len(population), size=take, replace=False))
-    log.info("training sample: %d of %d segments (seed %d)", take, len(population), seed)
-    return population.iloc[chosen].reset_index(drop=True)
-
-
-def sample_sha256(sample: pd.DataFrame) -> str:
-    """SHA-256 of the sample's keys (recording, segment index, UTC start), order included."""
-    digest = hashlib.sha256()
-    starts = pd.to_datetime(sample["start_time"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    for recording, index, start in zip(sample["recording_id"], sample["segment_index"], starts):
-        digest.update(f"{recording}\t{int(index)}\t{start}\n".encode())
-    return digest.hexdigest()
-
-
-def write_training_sample(sample: pd.DataFrame, path: str | Path, sample_size: int, seed: int) -> Path:
-    """Write the frozen sample with how it was drawn in the Parquet metadata."""
-    table = pa.Table.from_pandas(sample[SAMPLE_COLUMNS], preserve_index=False)
-    info = {"sample_size": int(sample_size), "seed": int(seed), "sha256": sample_sha256(sample)}
-    metadata = dict(table.schema.metadata or {})
-    metadata[b"ecoae.training_sample"] = json.dumps(info).encode()
-    return write_parquet_atomic(table.replace_schema_metadata(metadata), path)
-
-
-def render_training_images(
-    sample: pd.DataFrame, archive: str | Path, recipe: ImageRecipe, channel: str | int = "mix", threads: int = 1
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Render the images of the sampled segments straight from the archive.
-
-    Training reads its own images rather than the spectrogram store, so it depends on
-    the frozen sample and the image settings only: new recordings never retrain, and a
-    changed setting re-renders and retrains in the same run. Sampled segments whose
-    file has left the archive are dropped (and logged); training never blocks on them.
-
-    Returns
-    -------
-    kept : DataFrame
-        The sample rows rendered, in sample order.
-    images : ndarray
-        ``(len(kept), 128, 128)`` uint8.
-    """
-    archive = Path(archive)
-    present = np.array([(archive / path).is_file() for path in sample["path"]], dtype=bool)
-    if not present.all():
-        log.warning("%d of %d sampled segments dropped: their files are no longer in %s",
-                    int((~present).sum()), len(sample), archive)
-    kept = sample[present].reset_index(drop=True)
-    if kept.empty:
-        raise ValueError(f"none of the sampled segments' files is in {archive}; delete the model folder to draw a new sample")
-    return kept, render_segments(kept, archive, recipe, channel, threads, progress=True)
-
-
-def split_validation(sample: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of validation rows: whole recordings, about ``fraction`` of the rows.
-
-    At least one recording is held out when ``fraction > 0`` and there are two or
-    more recordings; none otherwise.
-    """
-    mask = np.zeros(len(sample), dtype=bool)
-    recordings = sample["recording_id"].to_numpy()
-    unique = np.unique(recordings)
-    if fraction <= 0 or len(unique) < 2:
-        return mask
-    rng = np.random.default_rng(seed)
-    target = fraction * len(sample)
-    held: list[str] = []
-    counts = pd.Series(recordings).value_counts()
-    for recording in rng.permutation(unique):
-        if sum(counts[r] for r in held) >= target:
-            break
-        held.append(recording)
-    held = held[: len(unique) - 1] or held[:1]
-    return np.isin(recordings, held)
 
 
 # --------------------------------------------------------------------------- training
@@ -278,8 +171,9 @@ def save_checkpoint(
     sample_hash: str,
     history: list[dict],
     device: str,
+    quality: list[dict] | None = None,
 ) -> Path:
-    """Write weights + architecture + config + versions + sample hash, atomically.
+    """Write weights + architecture + config + versions + sample hash + quality, atomically.
 
     Only plain Python types and tensors are stored, so ``torch.load(weights_only=True)``
     reads it back.
@@ -296,6 +190,7 @@ def save_checkpoint(
         "spectrogram": json.loads(spectrogram.to_json()),
         "training_sample_sha256": sample_hash,
         "history": history,
+        "quality": quality or [],
         "versions": library_versions(),
         "trained_on": device,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -323,6 +218,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     return model, checkpoint
 
 
+def reconstruct(model: ConvAutoEncoder, images: np.ndarray, batch_size: int = 64,
+                device: str | torch.device = "cpu") -> np.ndarray:
+    """The model's reconstructions of uint8 images, float ``(n, 128, 128)`` in ``[0, 1]`` (first channel)."""
+    model.eval()
+    out = np.empty(images.shape, dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = images_to_tensor(images[start : start + batch_size]).to(device)
+            out[start : start + len(batch)] = model(batch)[:, 0].float().cpu().numpy()
+    return out
+
+
 def train_model(
     images_path: str | Path,
     out_dir: str | Path,
@@ -340,9 +247,11 @@ def train_model(
         The model's ``training_images.parquet`` (``ecoae training-images``), whose
         metadata records the image recipe and the training sample's hash.
 
-    Writes ``model.pt`` (see :func:`save_checkpoint`), ``history.tsv``,
-    ``loss_curve.png`` and ``reconstructions.png`` (validation images when there are
-    any). Returns the checkpoint path.
+    Writes ``model.pt`` (see :func:`save_checkpoint`), ``history.tsv``, ``quality.tsv``
+    (:func:`ecoae.features.quality.model_quality`: the model and PCAs of the same
+    training images on the validation images), ``loss_curve.png`` and
+    ``reconstructions.png`` (validation images when there are any). Returns the
+    checkpoint path.
     """
     out_dir = Path(out_dir)
     keys, images, recipe = read_spectrograms(images_path)
@@ -351,8 +260,13 @@ def train_model(
              architecture.variant, architecture.feature_size, len(images), validation.sum(), device)
     model, history = train_autoencoder(images, validation, architecture, settings, device, progress)
     name = out_dir.name
-    checkpoint = save_checkpoint(out_dir / "model.pt", model, settings, recipe,
-                                 sample_sha256(keys), history, str(device))
+    held_out = images[validation] if validation.any() else images
+    quality = model_quality(reconstruct(model, held_out, device=device), images[~validation], held_out,
+                            "autoencoder", architecture.feature_size, settings.seed)
+    write_quality(quality, out_dir / "quality.tsv")
+    log.info("reconstruction quality on %d held-out images:\n%s", len(held_out), quality.to_string(index=False))
+    checkpoint = save_checkpoint(out_dir / "model.pt", model, settings, recipe, sample_sha256(keys), history,
+                                 str(device), quality.to_dict("records"))
     pd.DataFrame(history).to_csv(out_dir / "history.tsv", sep="\t", index=False)
     plot_loss_curve(history, out_dir / "loss_curve.png",
                     f"{name}: {architecture.variant}, {architecture.feature_size} features")

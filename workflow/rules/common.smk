@@ -105,13 +105,12 @@ def model_checkpoint(wildcards):
     )
 
 
-def model_figures(wildcards):
-    """Loss curves and reconstruction figures of the models trained here."""
+def model_reports(wildcards):
+    """Quality tables of the models fitted here, and the auto-encoders' training figures."""
+    figures = ("loss_curve.png", "reconstructions.png", "quality.tsv")
     return [
-        L.model_file(name, model)
-        for model in TRAINED_MODELS
-        for name in ("loss_curve.png", "reconstructions.png")
-    ]
+        L.model_file(name, model) for model in TRAINED_MODELS for name in figures
+    ] + [L.model_file("quality.tsv", model) for model in S.pca.models()]
 
 
 # --------------------------------------------------------------- audio feature sets
@@ -132,4 +131,4 @@ def evaluation_inputs(wildcards):
         for name in FEATURE_SETS
         for site, date in partitions()
     ]
-    return paths + model_figures(wildcards)
+    return paths + model_reports(wildcards)

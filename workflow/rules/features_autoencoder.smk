@@ -1,13 +1,13 @@
-# Auto-encoder stage: spectrogram images per partition, a frozen training sample and its
-# images per model, one trained model per configured variant, and AE features per
-# partition and model.
+# Image stage: spectrogram images per partition, one frozen training sample and its
+# images shared by every image model, one trained auto-encoder per configured variant
+# and one PCA per configured size (the linear baseline), and their features per partition.
 #
-# Freezing: once results/models/<model>/training_sample.parquet exists, the rule that
-# draws it is not defined at all, so new partitions can never re-draw it. Training reads
-# its own images, rendered from the sample's audio (training_images): it depends on the
+# Freezing: once results/models/training_sample.parquet exists, the rule that draws it
+# is not defined at all, so new partitions can never re-draw it. The models read their
+# own images, rendered from the sample's audio (training_images): they depend on the
 # sample and the image settings only, so new recordings never retrain, and a changed
-# audio or spectrogram setting re-renders, retrains and re-encodes in the same run.
-# Encoding depends on the checkpoint file.
+# audio or spectrogram setting re-renders, refits and re-encodes in the same run.
+# Encoding depends on the model file.
 rule spectrograms:
     input:
         L.segments(),
@@ -29,23 +29,17 @@ rule spectrograms:
         " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
 
 
-SAMPLES_TO_DRAW = [
-    name
-    for name in TRAINED_MODELS
-    if not Path(L.model_file("training_sample.parquet", name)).exists()
-]
+FITTED_MODELS = TRAINED_MODELS + S.pca.models()
 
-if SAMPLES_TO_DRAW:
+if FITTED_MODELS and not Path(L.training_sample).exists():
 
     rule train_sample:
         input:
             per_partition(L.segments),
         output:
-            L.model_file("training_sample.parquet"),
+            L.training_sample,
         log:
-            L.log("train_sample/{model}", site=None),
-        wildcard_constraints:
-            model=_model_regex(SAMPLES_TO_DRAW),
+            L.log("train_sample", site=None),
         conda:
             "../../envs/autoencoder.yaml"
         params:
@@ -58,34 +52,36 @@ if SAMPLES_TO_DRAW:
             " --out {output:q} --sample-size {params.size:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
-if TRAINED_MODELS:
+rule training_images:
+    input:
+        L.training_sample,
+    output:
+        L.training_images,
+    log:
+        L.log("training_images", site=None),
+    benchmark:
+        L.benchmark("training_images", site=None)
+    conda:
+        "../../envs/autoencoder.yaml"
+    threads: S.spectrogram.threads
+    params:
+        archive=ARCHIVE,
+        audio=S.audio.to_json(),
+        settings=S.spectrogram.to_json(),
+    shell:
+        "{ECOAE} training-images {input:q} --archive {params.archive:q} --out {output:q}"
+        " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
 
-    rule training_images:
-        input:
-            L.model_file("training_sample.parquet"),
-        output:
-            L.model_file("training_images.parquet"),
-        log:
-            L.log("training_images/{model}", site=None),
-        wildcard_constraints:
-            model=_model_regex(TRAINED_MODELS),
-        conda:
-            "../../envs/autoencoder.yaml"
-        threads: S.spectrogram.threads
-        params:
-            archive=ARCHIVE,
-            audio=S.audio.to_json(),
-            settings=S.spectrogram.to_json(),
-        shell:
-            "{ECOAE} training-images {input:q} --archive {params.archive:q} --out {output:q}"
-            " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
+
+if TRAINED_MODELS:
 
     rule train:
         input:
-            L.model_file("training_images.parquet"),
+            L.training_images,
         output:
             model=L.model_file("model.pt"),
             history=L.model_file("history.tsv"),
+            quality=L.model_file("quality.tsv"),
             loss_curve=L.model_file("loss_curve.png"),
             reconstructions=L.model_file("reconstructions.png"),
         log:
@@ -136,6 +132,48 @@ rule encode:
         " --device {params.device:q} --threads {threads} > {log:q} 2>&1"
 
 
+rule fit_pca:
+    input:
+        L.training_images,
+    output:
+        model=L.model_file("model.npz", "pca{components}"),
+        quality=L.model_file("quality.tsv", "pca{components}"),
+    log:
+        L.log("train/pca{components}", site=None),
+    benchmark:
+        L.benchmark("train/pca{components}", site=None)
+    wildcard_constraints:
+        components=r"\d+",
+    conda:
+        "../../envs/autoencoder.yaml"
+    params:
+        training=AE.training.to_json(),
+        out_dir=lambda wildcards, output: str(Path(output.model).parent),
+    shell:
+        "{ECOAE} fit-pca {input:q} --out-dir {params.out_dir:q} --components {wildcards.components}"
+        " --training {params.training:q} > {log:q} 2>&1"
+
+
+rule encode_pca:
+    input:
+        spectrograms=L.spectrograms(),
+        segments=L.segments(),
+        model=L.model_file("model.npz", "pca{components}"),
+    output:
+        L.features("pca{components}"),
+    log:
+        L.log("encode/pca{components}"),
+    benchmark:
+        L.benchmark("encode/pca{components}")
+    wildcard_constraints:
+        components=r"\d+",
+    conda:
+        "../../envs/autoencoder.yaml"
+    shell:
+        "{ECOAE} encode-pca {input.spectrograms:q} --model {input.model:q} --out {output:q}"
+        " --segments {input.segments:q} > {log:q} 2>&1"
+
+
 for _name in AE.models:
     TARGETS.append(
         per_partition(
@@ -143,4 +181,9 @@ for _name in AE.models:
         )
     )
     FEATURE_SETS.append(f"ae-{_name}")
-TARGETS.append(model_figures)
+for _name in S.pca.models():
+    TARGETS.append(
+        per_partition(lambda site, date, name=_name: L.features(name, site, date))
+    )
+    FEATURE_SETS.append(_name)
+TARGETS.append(model_reports)
