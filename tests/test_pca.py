@@ -12,7 +12,8 @@ import soundfile as sf
 from ecoae.archive.segments import SEGMENT_COLUMNS
 from ecoae.cli import main
 from ecoae.features.pca import feature_columns, fit_pca, flatten, load_pca, reconstruction_mse
-from ecoae.features.quality import baseline_variance, model_quality, read_quality
+from ecoae.evaluation.quality import read_quality
+from ecoae.features.quality import baseline_variance, model_quality
 from ecoae.features.spectrogram import ImageRecipe, render_segments, write_spectrograms
 from ecoae.store import SEGMENT_KEY, read_parquet, write_partition
 from shared_data import ARCHIVE, needs_archive

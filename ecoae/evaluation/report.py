@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecoae.evaluation.figures import Figure
+from ecoae.evaluation.quality import quality_sentences
 from ecoae.evaluation.summary import Summary
 
 STYLE = """
@@ -92,6 +93,16 @@ def timing_table_html(timings: pd.DataFrame) -> str:
     return _table(shown, ("feature set", "stage", "rule", "kind"), totals)
 
 
+def quality_table_html(quality: pd.DataFrame) -> str:
+    """The reconstruction-quality table (``results/models/*/quality.tsv``), or a note when there is none."""
+    if quality is None or quality.empty:
+        return "<p class=note>No quality tables found (no image model was fitted by this run).</p>"
+    table = quality.copy()
+    table["mse"] = table["mse"].map(lambda v: f"{v:.5f}")
+    table["explained_variance"] = table["explained_variance"].map(lambda v: f"{v:.3f}")
+    return _table(table, ("model", "method", "mse", "explained_variance"))
+
+
 def _image(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f"data:image/png;base64,{data}"
@@ -131,7 +142,7 @@ def write_report(path: str | Path, results, summary: Summary, figures: list[Figu
         for section, items in sections.items()
     )
     notes = "".join(f"<li>{_esc(n)}</li>" for n in results.notes)
-    summary_items = "".join(f"<li>{_esc(s)}</li>" for s in summary.sentences)
+    summary_items = "".join(f"<li>{_esc(s)}</li>" for s in summary.sentences + quality_sentences(results.quality))
     if len(tasks):
         for row in tasks.itertuples(index=False):
             cautions = [n for n in str(row.notes).split(" | ") if n.startswith("caution")]
@@ -168,6 +179,13 @@ regression on standardised features (C = {settings['logistic_c']}, balanced clas
 imputed with the training fold's median. Up to {settings['n_splits']} stratified grouped folds, seed {settings['seed']}.</p>
 <h2>Results</h2>{metrics_tables(results.metrics)}
 <h2>Tasks</h2>{task_html}
+<h2>Reconstruction quality of the image models</h2>
+<p>How well each model reconstructs spectrograms of recordings held out from its training (validation images):
+mean squared pixel error (pixels in [0, 1]) and explained variance, 1 − MSE / the variance of the validation pixels
+around the training mean image (0: no better than the mean image; 1: perfect). Each auto-encoder is shown beside
+PCAs of the same training images with as many components as its features (capped by the number of training
+images) and with 32. A network that does worse than PCA-32 keeps less of the images than a linear projection to
+32 numbers.</p>{quality_table_html(results.quality)}
 <h2>Computation time</h2>
 <p>Seconds of compute per minute of audio, summed from Snakemake's per-job benchmark records (wall-clock and CPU
 time of each job, including its start-up) and divided by the minutes of audio of the partitions the jobs processed.

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ecoae.settings import EvaluationSettings
+from ecoae.evaluation.quality import read_quality
 from ecoae.evaluation import aggregate, classify, figures, labels, report, splits, stores, summary, timings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Results:
     timings: pd.DataFrame
     dataset: dict
     notes: list[str] = field(default_factory=list)
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def recording_sample(recording_ids: pd.Series, fraction: float, seed: int) -> np.ndarray:
@@ -266,8 +268,8 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
         "feature_sets": {name: len(cols) for name, cols in joined.feature_sets.items()},
         "partitions": len(joined.partitions),
     }
-    results = Results(metrics, fold_metrics, tasks, confusion, timing, dataset, notes)
-    for name in ("metrics", "fold_metrics", "tasks", "confusion", "timings"):
+    results = Results(metrics, fold_metrics, tasks, confusion, timing, dataset, notes, read_quality(models_dir))
+    for name in ("metrics", "fold_metrics", "tasks", "confusion", "timings", "quality"):
         getattr(results, name).to_csv(out_dir / f"{name}.csv", index=False)
 
     figure_list = figures.make_all(results, segment_frame, joined.feature_sets, task_names, settings,

@@ -6,12 +6,13 @@ seconds ``s``, ``cpu_time`` and ``max_rss`` (MiB). The workflow stores them at
 attributed to the feature sets it serves:
 
 - a rule named like a set (``indices``, ``mfcc``) serves that set;
-- ``spectrogram(s)`` serves every ``ae-*`` set (shared input of the encoders);
+- ``spectrogram(s)`` serves every image set (``ae-*`` and ``pca<k>``: the shared
+  input of the encoders), and ``training_images`` is their shared one-off cost;
 - ``encode_<model>``/``encode-<model>``, or ``encode`` with an ``[ae-]<model>``
-  or ``model=<model>`` folder, serves ``ae-<model>``; a bare ``encode`` serves
-  every ``ae-*`` set;
+  or ``model=<model>`` folder, serves ``ae-<model>`` (or the set named ``<model>``,
+  e.g. ``pca32``); a bare ``encode`` serves every image set;
 - ``train_<model>``, ``train/<model>.tsv`` or ``train`` is the one-off training
-  cost, reported apart;
+  (or PCA fitting) cost, reported apart;
 - an explicit ``rule -> [set, ...]`` mapping from config overrides all this.
 
 Per-partition stages are divided by the minutes of audio of the partitions
@@ -82,23 +83,25 @@ def rule_sets(rule: str, model: str | None, feature_sets: list[str],
         (e.g. ``"spectrogram"``, ``"encode"``, ``"train"``), and
         :data:`PER_PARTITION` or :data:`ONE_OFF`.
     """
-    ae_sets = [s for s in feature_sets if s.startswith("ae-")]
+    image_sets = [s for s in feature_sets if s.startswith("ae-") or re.fullmatch(r"pca\d+", s)]
     if mapping and rule in mapping:
         patterns = mapping[rule]
         return [s for s in feature_sets if any(fnmatch.fnmatch(s, p) for p in patterns)], rule, PER_PARTITION
     if rule in feature_sets:
         return [rule], rule, PER_PARTITION
     if rule in ("spectrogram", "spectrograms"):
-        return ae_sets, "spectrogram", PER_PARTITION
+        return image_sets, "spectrogram", PER_PARTITION
+    if rule == "training_images":
+        return image_sets, "training images", ONE_OFF
     match = re.fullmatch(r"(encode|train)(?:[_-](?P<model>.+))?", rule)
     if match:
         stage = match.group(1)
         name = match.group("model") or model
-        name = name.removeprefix("ae-") if name else None
         kind = ONE_OFF if stage == "train" else PER_PARTITION
         if name is None:
-            return ae_sets, stage, kind
-        return [s for s in ae_sets if s == f"ae-{name}"], stage, kind
+            return image_sets, stage, kind
+        bare = name.removeprefix("ae-")
+        return [s for s in image_sets if s in (f"ae-{bare}", name)], stage, kind
     return [], rule, PER_PARTITION
 
 
@@ -153,6 +156,6 @@ def timing_table(benchmarks: pd.DataFrame, audio_minutes: pd.DataFrame, feature_
     minutes_col = table["audio_minutes"].where((table["kind"] == PER_PARTITION) & (table["audio_minutes"] > 0))
     table["wall_s_per_audio_min"] = table["wall_s"] / minutes_col
     table["cpu_s_per_audio_min"] = table["cpu_s"] / minutes_col
-    order = {"spectrogram": 0, "encode": 1, "total": 3, "train": 4}
+    order = {"spectrogram": 0, "encode": 1, "total": 3, "training images": 4, "train": 5}
     table["_order"] = table["stage"].map(order).fillna(2)
     return table.sort_values(["feature_set", "_order", "rule"]).drop(columns="_order")[columns].reset_index(drop=True)

@@ -84,13 +84,3 @@ def write_quality(table: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, sep="\t", index=False, float_format="%.6g")
     return path
-
-
-def read_quality(models_dir: str | Path) -> pd.DataFrame:
-    """Every ``<model>/quality.tsv`` under ``models_dir``, with a ``model`` column first."""
-    frames = [pd.read_csv(path, sep="\t").assign(model=path.parent.name)
-              for path in sorted(Path(models_dir).glob("*/quality.tsv"))]
-    if not frames:
-        return pd.DataFrame(columns=["model"] + QUALITY_COLUMNS)
-    table = pd.concat(frames, ignore_index=True)
-    return table[["model"] + QUALITY_COLUMNS]
