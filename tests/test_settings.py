@@ -110,3 +110,17 @@ def test_canonical_json_is_one_string_whatever_the_source():
     assert "threads" not in SpectrogramSettings(threads=7).to_json()
     assert SpectrogramSettings(threads=7).to_json() == SpectrogramSettings().to_json()
     assert AudioSettings.from_mapping({"channel": 1}).to_json() == '{"channel": 1, "sample_rate": 22050}'
+
+
+def test_every_shipped_configfile_loads_over_the_defaults():
+    from snakemake.utils import update_config
+
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        update_config(config, yaml.safe_load(path.read_text()))
+        settings = load_settings(config)
+        assert settings.autoencoder.models, path.name
+    sweep = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(sweep, yaml.safe_load((REPO / "config" / "feature-size-sweep.yaml").read_text()))
+    sizes = {model.feature_size for model in load_settings(sweep).autoencoder.models.values()}
+    assert sizes == {32, 128, 384}
