@@ -38,9 +38,11 @@ from threadpoolctl import threadpool_limits
 from ecoae.archive.audio import load_audio
 from ecoae.features.indices import ALL_INDICES, maad_recipe_indices, partition_indices
 from ecoae.features.mfcc import feature_columns, partition_mfcc, resolve_settings
-from ecoae.archive.segments import KEY_COLUMNS
+from ecoae.settings import AudioSettings
+from ecoae.store import SEGMENT_KEY
 
 RATE = 22050
+AUDIO = AudioSettings(sample_rate=RATE)
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -51,8 +53,8 @@ def segments_for(files: list[Path], root: Path) -> pd.DataFrame:
     for i, path in enumerate(files):
         info = sf.info(path)
         rows.append((path.stem, 0, start + pd.Timedelta(minutes=i), info.frames / info.samplerate,
-                     path.parent.name, str(path.relative_to(root)), 0.0))
-    frame = pd.DataFrame(rows, columns=KEY_COLUMNS + ["path", "offset"])
+                     str(path.relative_to(root)), 0.0))
+    frame = pd.DataFrame(rows, columns=SEGMENT_KEY + ["start_time", "duration", "path", "offset"])
     frame["segment_index"] = frame["segment_index"].astype("int32")
     return frame
 
@@ -130,10 +132,10 @@ def main() -> int:
         ]
         # Warm-up: imports, numba/FFT plans, mel filter bank, worker start.
         if "indices" in args.stages:
-            partition_indices(segments_for(files[:2], archive), archive, RATE, threads=1)
+            partition_indices(segments_for(files[:2], archive), archive, AUDIO, threads=1)
             naive_indices(files[:1])
         if "mfcc" in args.stages:
-            partition_mfcc(segments_for(files[:2], archive), archive, RATE, threads=1)
+            partition_mfcc(segments_for(files[:2], archive), archive, AUDIO, threads=1)
             naive_mfcc(files[:1])
 
         lines = []
@@ -149,8 +151,8 @@ def main() -> int:
                 t_naive, reference = timed(lambda: naive(chosen), args.repeats)
                 with threadpool_limits(limits=1, user_api="blas"):
                     t_naive1, _ = timed(lambda: naive(chosen), args.repeats)
-                t_one, one = timed(lambda: ours(segments, root, RATE, threads=1), args.repeats)
-                t_many, many = timed(lambda: ours(segments, root, RATE, threads=args.threads), args.repeats)
+                t_one, one = timed(lambda: ours(segments, root, AUDIO, threads=1), args.repeats)
+                t_many, many = timed(lambda: ours(segments, root, AUDIO, threads=args.threads), args.repeats)
                 assert one.equals(many)
                 difference = max_relative_difference(reference, one)
                 lines.append((stage, name, minutes, t_naive / minutes, t_naive1 / minutes,
