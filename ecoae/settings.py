@@ -256,15 +256,22 @@ class ModelSettings(Section):
     """One auto-encoder (an entry of config ``autoencoder.models``)."""
 
     VARIANTS: ClassVar[tuple[str, ...]] = ("explicit", "implicit")
+    CENTRINGS: ClassVar[tuple[str, ...]] = ("none", "image")
+    NORMS: ClassVar[tuple[str, ...]] = ("none", "batch")
 
     variant: str = "explicit"
     feature_size: int = 384
     channels: tuple[int, ...] = (16, 32, 64, 64)
+    centring: str = "image"
+    norm: str = "none"
+    bottleneck_relu: bool = False
     checkpoint: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _one_of("variant", self.variant, self.VARIANTS)
+        _one_of("centring", self.centring, self.CENTRINGS)
+        _one_of("norm", self.norm, self.NORMS)
         _check(self.feature_size >= 1, f"feature_size must be positive, not {self.feature_size}")
         _check(len(self.channels) == 4 and min(self.channels) >= 1, "channels must be 4 positive widths")
 
@@ -279,26 +286,42 @@ class ModelSettings(Section):
 class TrainingSettings(Section):
     """Hyper-parameters of one training run (config ``autoencoder.training``)."""
 
+    RUNTIME: ClassVar[tuple[str, ...]] = ("channels_last",)
     LOSSES: ClassVar[tuple[str, ...]] = ("mse", "l1")
     OPTIMISERS: ClassVar[tuple[str, ...]] = ("adam", "adamw")
+    SCHEDULES: ClassVar[tuple[str, ...]] = ("cosine", "constant")
+    AUGMENTS: ClassVar[tuple[str, ...]] = ("none", "roll")
 
     epochs: int = 60
     batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    optimiser: str = "adam"
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    optimiser: str = "adamw"
     loss: str = "mse"
-    patience: int = 8
-    min_delta: float = 1e-5
+    schedule: str = "cosine"
+    warmup_fraction: float = 0.05
+    min_steps: int = 1000
+    max_steps: int = 20000
+    evaluations: int = 30
+    patience: int = 10
+    min_delta: float = 1e-6
+    augment: str = "roll"
     validation_fraction: float = 0.2
     seed: int = 0
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _one_of("training.loss", self.loss, self.LOSSES)
         _one_of("training.optimiser", self.optimiser, self.OPTIMISERS)
+        _one_of("training.schedule", self.schedule, self.SCHEDULES)
+        _one_of("training.augment", self.augment, self.AUGMENTS)
         _check(0 <= self.validation_fraction < 1, "training.validation_fraction must be in [0, 1)")
+        _check(0 <= self.warmup_fraction < 1, "training.warmup_fraction must be in [0, 1)")
         _check(self.epochs >= 1 and self.batch_size >= 1, "training.epochs and batch_size must be positive")
+        _check(1 <= self.min_steps <= self.max_steps, "training: need 1 <= min_steps <= max_steps")
+        _check(self.evaluations >= 1 and self.patience >= 1, "training.evaluations and patience must be positive")
+        _check(self.learning_rate > 0 and self.weight_decay >= 0, "training.learning_rate must be positive")
 
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")

@@ -21,7 +21,7 @@ def explicit_shapes(f, c=(16, 32, 64, 64)):
         ("unpool", (c[3], 15, 15)), ("decoder_convs.3", (c[2], 15, 15)),
         ("unpool", (c[2], 31, 31)), ("decoder_convs.2", (c[1], 31, 31)),
         ("unpool", (c[1], 63, 63)), ("decoder_convs.1", (c[0], 63, 63)),
-        ("unpool", (c[0], 126, 126)), ("decoder_convs.0", (3, 128, 128)),
+        ("unpool", (c[0], 126, 126)), ("decoder_convs.0", (1, 128, 128)),
     ]
 
 
@@ -31,7 +31,7 @@ def implicit_shapes(f, c=(16, 32, 64, 64)):
         ("encoder_convs.2", (c[2], 16, 16)), ("encoder_convs.3", (c[3], 8, 8)),
         ("to_feature", (f,)), ("from_feature", (c[3] * 64,)),
         ("decoder_convs.3", (c[2], 16, 16)), ("decoder_convs.2", (c[1], 32, 32)),
-        ("decoder_convs.1", (c[0], 64, 64)), ("decoder_convs.0", (3, 128, 128)),
+        ("decoder_convs.1", (c[0], 64, 64)), ("decoder_convs.0", (1, 128, 128)),
     ]
 
 
@@ -92,3 +92,35 @@ def test_images_to_tensor_repeats_one_channel():
     assert tensor.shape == (2, 3, 128, 128) and tensor.dtype == torch.float32
     assert torch.equal(tensor[:, 0], tensor[:, 2])
     assert float(tensor[0, 1, 0, 255 % 128]) == pytest.approx(images[0, 0, 255 % 128] / 255)
+
+
+@pytest.mark.parametrize("variant", ["explicit", "implicit"])
+def test_three_channel_checkpoint_weights_fold_to_one_channel(variant):
+    """A first-release checkpoint (3 input and 3 output channels) loads and computes the same."""
+    torch.manual_seed(0)
+    model = ConvAutoEncoder(Architecture(variant, 32, (4, 8, 8, 8), centring="none", bottleneck_relu=True)).eval()
+    legacy = dict(model.state_dict())
+    first, last = legacy["encoder_convs.0.weight"], legacy["decoder_convs.0.weight"]
+    legacy["encoder_convs.0.weight"] = first.repeat(1, 3, 1, 1) / 3  # three identical inputs sum to one
+    legacy["decoder_convs.0.weight"] = last.repeat(1, 3, 1, 1)  # three identical outputs
+    legacy["decoder_convs.0.bias"] = legacy["decoder_convs.0.bias"].repeat(3)
+    reloaded = ConvAutoEncoder(Architecture.from_checkpoint(
+        {"variant": variant, "feature_size": 32, "channels": [4, 8, 8, 8]})).eval()
+    reloaded.load_state_dict(legacy)
+    images = images_to_tensor(np.random.default_rng(0).integers(0, 256, (3, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.encode(images), model.encode(images), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(reloaded(images), model(images), rtol=1e-5, atol=1e-6)
+
+
+def test_centring_predicts_the_mean_image_from_zero_weights():
+    """With centring, a network whose decoder outputs zero reconstructs the training mean image."""
+    model = ConvAutoEncoder(Architecture("implicit", 16, (4, 4, 4, 4), centring="image")).eval()
+    mean = np.random.default_rng(1).uniform(0.1, 0.9, (128, 128)).astype(np.float32)
+    model.set_input_mean(mean)
+    for parameter in model.decoder_convs.parameters():
+        torch.nn.init.zeros_(parameter)
+    images = images_to_tensor(np.zeros((2, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        output = model(images)[:, 0].numpy()
+    np.testing.assert_allclose(output, np.broadcast_to(mean, output.shape), atol=2e-3)

@@ -16,20 +16,10 @@ import pytest
 
 import ecoae
 from ecoae.layout import Layout
-from workflow_helpers import planned_jobs, snakemake
+from workflow_helpers import planned_jobs, snakemake, write_fast_config
 
 pytestmark = pytest.mark.slow
 
-#: Small models and few epochs: the contract, not the model quality, is under test.
-TINY = """\
-autoencoder:
-  models:
-    explicit384: {channels: [4, 8, 8, 8]}
-    implicit384: {channels: [4, 8, 8, 8]}
-  training: {epochs: 2, batch_size: 8}
-  train_threads: 2
-evaluation: {timescales: [segment], random_forest_trees: 10, n_splits: 3}
-"""
 PARTITIONS = {("dagua", "2017-03-25"), ("dagua", "2017-03-26"), ("jura", "2019-05-22")}
 
 
@@ -42,8 +32,7 @@ def run(shared_data, tmp_path_factory):
         (archive / site).mkdir(parents=True)
         for path in sorted((shared_data / "archive" / site).glob(pattern))[:count]:
             shutil.copy(path, archive / site / path.name)
-    configfile = root / "tiny.yaml"
-    configfile.write_text(TINY)
+    configfile = write_fast_config(root)
     results = root / "results with space"
     args = ["--cores", "2", "--configfile", str(configfile), "--config", f"archive={archive}", f"results={results}"]
     snakemake(*args)
@@ -52,7 +41,7 @@ def run(shared_data, tmp_path_factory):
 
 def _stores(results: Path) -> dict[str, str]:
     layout = Layout(str(results))
-    names = ["segments", "spectrograms", "indices", "mfcc", "ae-explicit384", "ae-implicit384"]
+    names = ["segments", "spectrograms", "indices", "mfcc", "ae-explicit384", "ae-implicit384", "pca32"]
     return {name: layout.store_dir(name) for name in names}
 
 
@@ -103,7 +92,7 @@ def test_open_features_joins_every_set_without_repeated_columns(run):
     segments = pd.read_parquet(Layout(str(run["results"])).store_dir("segments"))
     assert len(frame) == len(segments) and frame.columns.is_unique
     sets = {column.split("::")[0] for column in frame.columns if "::" in column}
-    assert sets == {"ae-explicit384", "ae-implicit384", "indices", "mfcc"}
+    assert sets == {"ae-explicit384", "ae-implicit384", "pca32", "indices", "mfcc"}
     assert {"site", "date", "start_time", "duration", "indices::ACI", "mfcc::qc_silent"} <= set(frame.columns)
     assert len([c for c in frame.columns if c.startswith("ae-explicit384::ae_")]) == 384
     only = ecoae.open_features(run["results"], sets=["mfcc"], flags=False).compute()
@@ -120,7 +109,8 @@ def _override(run, name: str, text: str) -> list[str]:
     "name,override,expected",
     [
         ("rate", "audio: {sample_rate: 16000}\n",
-         {"spectrograms": 3, "training_images": 2, "train": 2, "encode": 6, "audio_features": 6, "evaluate": 1}),
+         {"spectrograms": 3, "training_images": 1, "train": 2, "fit_pca": 1, "encode": 6, "encode_pca": 3,
+          "audio_features": 6, "evaluate": 1}),
         ("mfcc", "mfcc: {n_mfcc: 13}\n", {"audio_features": 3, "evaluate": 1}),
         ("threads", "spectrogram: {threads: 1}\nevaluation: {threads: 1}\nindices: {threads: 1}\n"
                     "mfcc: {threads: 1}\nautoencoder: {train_threads: 1, encode_threads: 1}\ninventory: {threads: 1}\n", {}),
@@ -137,7 +127,8 @@ def test_changed_spectrogram_setting_retrains_and_reencodes_in_one_run(run):
     args = _override(run, "nfft", "spectrogram: {n_fft: 1024}\n")
     jobs = planned_jobs(snakemake(*args, "-n").stdout)
     jobs.pop("all", None)
-    assert dict(jobs) == {"spectrograms": 3, "training_images": 2, "train": 2, "encode": 6, "evaluate": 1}
+    assert dict(jobs) == {"spectrograms": 3, "training_images": 1, "train": 2, "fit_pca": 1, "encode": 6,
+                          "encode_pca": 3, "evaluate": 1}
     snakemake(*args)
     again = snakemake(*args, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

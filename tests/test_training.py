@@ -27,7 +27,7 @@ from ecoae.features.training import (
 from ecoae.features.training_sample import draw_training_sample, sample_sha256, split_validation, write_training_sample
 from ecoae.settings import TrainingSettings
 from shared_data import ARCHIVE, needs_archive
-from workflow_helpers import planned_jobs, snakemake
+from workflow_helpers import planned_jobs, snakemake, write_fast_config
 
 SMALL = Architecture("explicit", 32, channels=(4, 8, 8, 8))
 
@@ -97,7 +97,7 @@ def test_validation_split_holds_out_whole_recordings():
 def test_training_lowers_loss_on_real_spectrograms(real_images, variant):
     _, images = real_images
     architecture = Architecture(variant, 384)
-    settings = TrainingSettings(epochs=4, batch_size=4, learning_rate=1e-3, patience=10, seed=0)
+    settings = TrainingSettings(epochs=4, batch_size=4, min_steps=1, evaluations=4, patience=10, seed=0)
     seed_everything(settings.seed)
     before = evaluate_loss(ConvAutoEncoder(architecture), images)  # the same initial weights
     no_validation = np.zeros(len(images), dtype=bool)
@@ -110,12 +110,13 @@ def test_training_lowers_loss_on_real_spectrograms(real_images, variant):
 @needs_archive
 def test_same_seed_same_features_and_reload_identical(real_images, tmp_path):
     _, images = real_images
-    settings = TrainingSettings(epochs=2, batch_size=8, seed=5, validation_fraction=0.0)
+    settings = TrainingSettings(epochs=2, batch_size=8, min_steps=1, evaluations=2, seed=5, validation_fraction=0.0)
     mask = np.zeros(len(images), dtype=bool)
     first, history = train_autoencoder(images, mask, SMALL, settings, progress=False)
     second, _ = train_autoencoder(images, mask, SMALL, settings, progress=False)
     np.testing.assert_allclose(encode_images(first, images), encode_images(second, images), rtol=1e-5, atol=1e-6)
-    different, _ = train_autoencoder(images, mask, SMALL, TrainingSettings(epochs=2, batch_size=8, seed=6), progress=False)
+    other = settings.replace(seed=6)
+    different, _ = train_autoencoder(images, mask, SMALL, other, progress=False)
     assert not np.allclose(encode_images(first, images), encode_images(different, images), atol=1e-3)
 
     path = save_checkpoint(tmp_path / "m" / "model.pt", first, settings, ImageRecipe(), "abc", history, "cpu")
@@ -151,7 +152,7 @@ def test_cli_train_sample_images_and_train_write_checkpoint_and_figures(real_ima
     np.testing.assert_array_equal(rendered, images[[lookup[r] for r in keys["recording_id"]]])
     assert main(["train", str(folder / "training_images.parquet"), "--out-dir", str(folder),
                  "--model", json.dumps(SMALL.to_dict()),
-                 "--training", '{"epochs": 2, "batch_size": 8}', "--device", "cpu", "--threads", "2"]) == 0
+                 "--training", '{"epochs": 2, "batch_size": 8, "min_steps": 1, "evaluations": 2}', "--device", "cpu", "--threads", "2"]) == 0
     for name in ["model.pt", "history.tsv", "loss_curve.png", "reconstructions.png"]:
         assert (folder / name).stat().st_size > 0
     assert len(pd.read_csv(folder / "history.tsv", sep="\t")) == 2
@@ -180,11 +181,7 @@ def test_workflow_never_retrains_when_new_recordings_arrive(tmp_path):
         (archive / site).mkdir(parents=True)
         for path in sorted((ARCHIVE / site).glob("*.wav"))[:count]:
             (archive / site / path.name).symlink_to(path)
-    configfile = tmp_path / "tiny.yaml"
-    configfile.write_text(
-        "autoencoder:\n  models:\n    explicit384: {channels: [4, 8, 8, 8]}\n    implicit384: {channels: [4, 8, 8, 8]}\n"
-        "  training: {epochs: 2, batch_size: 4}\n  train_threads: 2\n"
-    )
+    configfile = write_fast_config(tmp_path)
 
     def features(partitions):
         return [f"{results}/features/ae-{model}/{partition_folder(site, date)}/part-0.parquet"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ecoae.store import read_parquet
-from workflow_helpers import planned_jobs, snakemake
+from workflow_helpers import REPO, planned_jobs, snakemake, write_fast_config
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,8 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
     # A dry run of the whole workflow before any model exists plans every stage.
     whole = planned_jobs(snakemake("-n", *config).stdout)
-    assert whole["train"] == 2 and whole["encode"] == 8 and whole["indices"] == 4 and whole["evaluate"] == 1
+    assert whole["train"] == 2 and whole["encode"] == 8 and whole["audio_features"] == 8 and whole["evaluate"] == 1
+    assert whole["fit_pca"] == 1 and whole["encode_pca"] == 4 and whole["training_images"] == 1
 
     # A new day for one site: only the inventory and that partition's segments run.
     shutil.copy(archive_copy / "jura" / "S4A03895_20190522_063000.wav",
@@ -59,12 +60,14 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
 def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):
     """Broken files are quarantined; the odd ones (256 kHz, MP3 silence, 1 s) get every feature set and a report."""
     results = tmp_path / "results"
-    run = snakemake("--cores", "2", "--config", f"archive={shared_data / 'quirky'}", f"results={results}")
+    run = snakemake("--cores", "2", "--configfile", str(REPO / "config" / "config.yaml"),
+                    str(write_fast_config(tmp_path)), "--config", f"archive={shared_data / 'quirky'}",
+                    f"results={results}")
     assert "5 recordings used, 3 files quarantined" in run.stdout + run.stderr
     quarantine = read_parquet(results / "inventory" / "quarantine.parquet")
     assert set(quarantine["path"]) == {"audiomoth_zero_bytes_20220104_183000.WAV",
                                        "truncated_header_stereo_empty.wav", "stereo_float_5_frames.wav"}
-    for store in ("ae-explicit384", "ae-implicit384", "indices", "mfcc"):
+    for store in ("ae-explicit384", "ae-implicit384", "pca32", "indices", "mfcc"):
         rows = pd.concat(read_parquet(p) for p in (results / "features" / store).glob("site=*/date=*/part-0.parquet"))
         assert len(rows) == 5, store
     indices = pd.concat(read_parquet(p) for p in (results / "features" / "indices").glob("*/*/part-0.parquet"))

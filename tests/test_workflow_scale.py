@@ -18,26 +18,13 @@ import pandas as pd
 import pytest
 
 from ecoae.archive.demo import generate_demo_archive
-from workflow_helpers import REPO, planned_jobs, snakemake
+from workflow_helpers import REPO, planned_jobs, snakemake, write_fast_config
 
 pytestmark = pytest.mark.slow
 
-FAST_CONFIG = """\
-autoencoder:
-  sample_size: 200
-  training: {epochs: 3, batch_size: 16, patience: 2}
-evaluation:
-  n_splits: 3
-  random_forest_trees: 20
-  timescales: [segment, 1h]
-"""
-
-
 @pytest.fixture(scope="module")
 def fast_config(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "fast.yaml"
-    path.write_text(FAST_CONFIG)
-    return path
+    return write_fast_config(tmp_path_factory.mktemp("config"))
 
 
 def run_args(archive: Path, results: Path, fast_config: Path) -> list[str]:
@@ -123,7 +110,8 @@ def test_trained_model_encodes_another_archive_without_training(tmp_path, fast_c
     snakemake(*run_args(first, tmp_path / "results_first", fast_config))
     models = tmp_path / "results_first" / "models"
     reuse = tmp_path / "reuse.yaml"
-    reuse.write_text("autoencoder:\n  models:\n" + "".join(
+    # The PCA baseline is left out here: it would be fitted on the second archive.
+    reuse.write_text("pca: {components: []}\nautoencoder:\n  models:\n" + "".join(
         f"    {name}: {{checkpoint: {models / name / 'model.pt'}}}\n" for name in ("explicit384", "implicit384")))
     args = [*run_args(second, tmp_path / "results_second", fast_config), "--configfile", str(reuse)]
     snakemake(*args, "--until", "inventory")

@@ -1,18 +1,27 @@
-"""Training the auto-encoder: train loop and checkpoint (sample: training_sample; figures: training_figures).
+"""Training the auto-encoder: the step-budgeted train loop and the checkpoint.
 
-Defaults (config ``autoencoder.training``; see ``the README, "Auto-encoder features"``): MSE loss on
-pixel values scaled to ``[0, 1]``, Adam with learning rate 1e-3, batch size 32, up to
-60 epochs with early stopping after 8 epochs without a validation improvement, a
-validation split of 20 % of the sampled *recordings* (so near-identical neighbouring
-segments never sit on both sides), and the best-validation weights kept.
+The frozen sample and its images: :mod:`ecoae.features.training_sample`; figures:
+:mod:`ecoae.features.training_figures`; quality against PCA: :mod:`ecoae.features.quality`.
+
+Defaults (config ``autoencoder.training``): MSE loss on pixel values scaled to
+``[0, 1]``; AdamW, peak learning rate 3e-3 reached after a linear warm-up over 5 % of
+the run, then a cosine decay to zero; batch size 32. The run length is a number of
+optimiser *steps*: ``epochs`` passes over the training images, but at least
+``min_steps`` and at most ``max_steps`` steps, so a 100-image sample still gets a
+useful number of updates and a million-image sample stops in time. The validation
+loss is computed ``evaluations`` times, evenly spread; training stops early after
+``patience`` evaluations without an improvement, and the best-validation weights are
+kept. Validation holds out 20 % of the sampled *recordings*.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +29,9 @@ import pandas as pd
 import torch
 
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
-from ecoae.features.training_figures import plot_loss_curve, plot_reconstructions
-from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
 from ecoae.features.quality import model_quality, write_quality
+from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
+from ecoae.features.training_figures import plot_loss_curve, plot_reconstructions
 from ecoae.features.training_sample import sample_sha256, split_validation
 from ecoae.settings import TrainingSettings
 
@@ -37,18 +46,22 @@ CHECKPOINT_FORMAT = "ecoae-autoencoder/1"
 def seed_everything(seed: int) -> None:
     """Seed torch and ask for deterministic kernels (warn where none exists).
 
-    torch flags max-unpooling as lacking a deterministic kernel. On CPU the tests check
-    that two runs with one seed give the same features, so that one warning is
-    silenced; on CUDA, results agree within float tolerance rather than bit for bit.
+    torch flags max-unpooling as lacking a deterministic kernel. On CPU two runs with
+    one seed give the same features, so that one warning is silenced; on CUDA,
+    results agree within float tolerance rather than bit for bit.
     """
-    import warnings
-
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     warnings.filterwarnings("ignore", message="max_unpooling2d_forward_out does not have a deterministic")
 
 
-def _loss_function(name: str):
+def total_steps(settings: TrainingSettings, n_images: int) -> int:
+    """Optimiser steps of a run on ``n_images`` training images: ``epochs`` passes, within the step bounds."""
+    per_epoch = math.ceil(n_images / settings.batch_size)
+    return int(min(settings.max_steps, max(settings.min_steps, settings.epochs * per_epoch)))
+
+
+def _loss_function(name: str) -> torch.nn.Module:
     return torch.nn.MSELoss() if name == "mse" else torch.nn.L1Loss()
 
 
@@ -57,14 +70,34 @@ def _optimiser(model: torch.nn.Module, settings: TrainingSettings) -> torch.opti
     return kind(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
 
-def evaluate_loss(model: ConvAutoEncoder, images: np.ndarray, loss: str = "mse", batch_size: int = 64, device: str | torch.device = "cpu") -> float:
-    """Mean reconstruction loss of ``model`` over uint8 images (no gradient)."""
+def _schedule(optimiser: torch.optim.Optimizer, settings: TrainingSettings, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay to zero or a constant rate."""
+    warmup = max(1, round(settings.warmup_fraction * steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if settings.schedule == "constant":
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+
+
+def _one_channel(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 ``(n, 128, 128)`` → float ``(n, 1, 128, 128)`` in ``[0, 1]`` on ``device``."""
+    return images_to_tensor(np.asarray(images))[:, :1].contiguous().to(device)
+
+
+def evaluate_loss(model: ConvAutoEncoder, images: np.ndarray, loss: str = "mse", batch_size: int = 64,
+                  device: str | torch.device = "cpu") -> float:
+    """Mean reconstruction loss of ``model`` over uint8 images (eval mode, no gradient)."""
     criterion = _loss_function(loss)
     model.eval()
     total = 0.0
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            batch = images_to_tensor(images[start : start + batch_size]).to(device)
+            batch = _one_channel(images[start : start + batch_size], torch.device(device))
             total += criterion(model(batch), batch).item() * len(batch)
     return total / max(len(images), 1)
 
@@ -84,57 +117,76 @@ def train_autoencoder(
     images : ndarray
         ``(n, 128, 128)`` uint8 spectrograms.
     validation : ndarray
-        Boolean mask of the validation rows (see :func:`split_validation`); with no
-        validation rows, early stopping watches the training loss.
+        Boolean mask of the validation rows (see ``split_validation``); with no
+        validation rows, early stopping watches the mean training loss since the last
+        evaluation.
     architecture, settings
         Network and hyper-parameters.
     device : str or torch.device
         Where to train.
     progress : bool
-        Show a progress bar (one step per epoch) on stderr.
+        Show a progress bar (one tick per optimiser step) on stderr.
 
     Returns
     -------
     model : ConvAutoEncoder
-        In eval mode, holding the weights of the best epoch.
+        In eval mode, contiguous memory format, holding the weights of the best evaluation.
     history : list of dict
-        Per epoch: ``epoch``, ``train_loss``, ``validation_loss`` (NaN without a
-        validation set), ``seconds``.
+        Per evaluation: ``step``, ``epoch`` (fractional passes over the training
+        images), ``train_loss`` (mean over the steps since the previous evaluation),
+        ``validation_loss`` (NaN without a validation set), ``learning_rate``,
+        ``seconds`` (since the start of training).
     """
     from tqdm import tqdm
 
     seed_everything(settings.seed)
     device = torch.device(device)
     model = ConvAutoEncoder(architecture).to(device)
-    optimiser = _optimiser(model, settings)
-    criterion = _loss_function(settings.loss)
     train_images = torch.from_numpy(np.ascontiguousarray(images[~validation]))
     validation_images = images[validation]
     if len(train_images) == 0:
         raise ValueError("no training images left after the validation split")
+    if architecture.centring == "image":
+        model.set_input_mean(train_images.double().mean(dim=0).div(255.0).float())
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    optimiser = _optimiser(model, settings)
+    steps = total_steps(settings, len(train_images))
+    scheduler = _schedule(optimiser, settings, steps)
+    criterion = _loss_function(settings.loss)
+    evaluate_at = set(np.linspace(0, steps, settings.evaluations + 1).round().astype(int)[1:].tolist())
     generator = torch.Generator().manual_seed(settings.seed)
     history: list[dict] = []
     best_loss, best_state, stale = np.inf, None, 0
-    bar = tqdm(range(1, settings.epochs + 1), desc=f"train {architecture.variant}", unit="epoch", disable=not progress)
-    for epoch in bar:
-        started = time.perf_counter()
+    order, cursor, total, counted = torch.randperm(len(train_images), generator=generator), 0, 0.0, 0
+    started = time.perf_counter()
+    model.train()
+    bar = tqdm(range(1, steps + 1), desc=f"train {architecture.variant}", unit="step", disable=not progress)
+    for step in bar:
+        if cursor >= len(order):
+            order, cursor = torch.randperm(len(train_images), generator=generator), 0
+        batch = _one_channel(train_images[order[cursor : cursor + settings.batch_size]], device)
+        cursor += settings.batch_size
+        if settings.augment == "roll":
+            shift = int(torch.randint(0, batch.shape[-1], (1,), generator=generator))
+            batch = torch.roll(batch, shifts=shift, dims=-1)
+        optimiser.zero_grad(set_to_none=True)
+        loss = criterion(model(batch), batch)
+        loss.backward()
+        optimiser.step()
+        learning_rate = scheduler.get_last_lr()[0]
+        scheduler.step()
+        total, counted = total + loss.item() * len(batch), counted + len(batch)
+        if step not in evaluate_at:
+            continue
+        train_loss = total / counted
+        validation_loss = (evaluate_loss(model, validation_images, settings.loss, 64, device)
+                           if len(validation_images) else float("nan"))
         model.train()
-        order = torch.randperm(len(train_images), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), settings.batch_size):
-            batch = images_to_tensor(train_images[order[start : start + settings.batch_size]].numpy()).to(device)
-            optimiser.zero_grad(set_to_none=True)
-            loss = criterion(model(batch), batch)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(batch)
-        train_loss = total / len(train_images)
-        validation_loss = (
-            evaluate_loss(model, validation_images, settings.loss, settings.batch_size, device)
-            if len(validation_images) else float("nan")
-        )
-        history.append({"epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
-                        "seconds": time.perf_counter() - started})
+        history.append({"step": step, "epoch": step * settings.batch_size / len(train_images),
+                        "train_loss": train_loss, "validation_loss": validation_loss,
+                        "learning_rate": learning_rate, "seconds": time.perf_counter() - started})
+        total, counted = 0.0, 0
         bar.set_postfix(train=f"{train_loss:.5f}", val=f"{validation_loss:.5f}")
         watched = validation_loss if len(validation_images) else train_loss
         if watched < best_loss - settings.min_delta:
@@ -143,9 +195,10 @@ def train_autoencoder(
         else:
             stale += 1
             if stale >= settings.patience:
-                log.info("early stop at epoch %d (best loss %.6f)", epoch, best_loss)
+                log.info("early stop at step %d (best loss %.6f)", step, best_loss)
                 break
     model.load_state_dict(best_state)
+    model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     return model, history
 
@@ -212,7 +265,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an ecoae auto-encoder checkpoint (format {checkpoint.get('format')!r})")
-    model = ConvAutoEncoder(Architecture.from_mapping(checkpoint["architecture"])).to(device)
+    model = ConvAutoEncoder(Architecture.from_checkpoint(checkpoint["architecture"])).to(device)
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
     return model, checkpoint
@@ -226,7 +279,7 @@ def reconstruct(model: ConvAutoEncoder, images: np.ndarray, batch_size: int = 64
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             batch = images_to_tensor(images[start : start + batch_size]).to(device)
-            out[start : start + len(batch)] = model(batch)[:, 0].float().cpu().numpy()
+            out[start : start + len(batch)] = model(batch[:, :1])[:, 0].float().cpu().numpy()
     return out
 
 
