@@ -212,18 +212,6 @@ class AudioSettings(Section):
         )
 
 
-@dataclass(frozen=True)
-class DemoSettings(Section):
-    """The synthetic demo archive (config ``demo``; see :mod:`ecoae.archive.demo`)."""
-
-    sites: int = 3
-    days: int = 2
-    interval_minutes: int = 120
-    recording_seconds: float = 60.0
-    sample_rate: int = 16000
-    seed: int = 7
-
-
 # --------------------------------------------------------------------------- image features
 
 
@@ -261,7 +249,7 @@ class ModelSettings(Section):
 
     variant: str = "explicit"
     feature_size: int = 384
-    channels: tuple[int, ...] = (16, 32, 64, 64)
+    channels: tuple[int, ...] = (8, 16, 32, 64)
     centring: str = "image"
     norm: str = "none"
     bottleneck_relu: bool = False
@@ -324,14 +312,26 @@ class TrainingSettings(Section):
         _check(self.learning_rate > 0 and self.weight_decay >= 0, "training.learning_rate must be positive")
 
 
+@dataclass(frozen=True)
+class DemoSettings(Section):
+    """The synthetic demo archive (config ``demo``; see :mod:`ecoae.archive.demo`)."""
+
+    sites: int = 3
+    days: int = 2
+    interval_minutes: int = 120
+    recording_seconds: float = 60.0
+    sample_rate: int = 16000
+    seed: int = 7
+
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _default_models() -> dict[str, ModelSettings]:
     return {
-        "explicit384": ModelSettings(variant="explicit", feature_size=384),
-        "implicit384": ModelSettings(variant="implicit", feature_size=384),
+        "explicit384": ModelSettings(variant="explicit", feature_size=384, norm="batch"),
+        "implicit384": ModelSettings(variant="implicit", feature_size=384, norm="none"),
     }
 
 
@@ -345,6 +345,7 @@ class AutoencoderSettings(Section):
     sample_size: int = 5000
     sample_seed: int = 0
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    demo_min_steps: int = 300
     device: str = "auto"
     train_threads: int = 4
     encode_threads: int = 2
@@ -359,6 +360,16 @@ class AutoencoderSettings(Section):
         for name in self.models:
             _check(bool(MODEL_NAME_PATTERN.match(name)), f"autoencoder.models: bad model name {name!r}")
         _check(self.sample_size >= 1, "autoencoder.sample_size must be positive")
+
+    def training_for(self, demo: bool) -> TrainingSettings:
+        """The training settings of a run: on the demo archive, ``min_steps`` capped by ``demo_min_steps``.
+
+        The demo's few dozen training images need fewer steps than a real archive, and
+        ``snakemake --cores all`` on the demo should finish in minutes.
+        """
+        if not demo:
+            return self.training
+        return self.training.replace(min_steps=min(self.training.min_steps, self.demo_min_steps))
 
     def trained_models(self) -> list[str]:
         """Models trained by the workflow (those without a configured checkpoint)."""

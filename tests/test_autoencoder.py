@@ -11,7 +11,7 @@ from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_
 SIZES = [128, 384, 1024]
 
 
-def explicit_shapes(f, c=(16, 32, 64, 64)):
+def explicit_shapes(f, c=(8, 16, 32, 64)):
     return [
         ("encoder_convs.0", (c[0], 126, 126)), ("pool", (c[0], 63, 63)),
         ("encoder_convs.1", (c[1], 63, 63)), ("pool", (c[1], 31, 31)),
@@ -25,7 +25,7 @@ def explicit_shapes(f, c=(16, 32, 64, 64)):
     ]
 
 
-def implicit_shapes(f, c=(16, 32, 64, 64)):
+def implicit_shapes(f, c=(8, 16, 32, 64)):
     return [
         ("encoder_convs.0", (c[0], 64, 64)), ("encoder_convs.1", (c[1], 32, 32)),
         ("encoder_convs.2", (c[2], 16, 16)), ("encoder_convs.3", (c[3], 8, 8)),

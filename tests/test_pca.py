@@ -66,7 +66,7 @@ def test_quality_table_scores_the_mean_image_zero_and_a_copy_one(partition):
 def test_cli_fit_and_encode_pca(partition, tmp_path):
     model_dir = tmp_path / "models" / "pca16"
     assert main(["fit-pca", str(partition["training"]), "--out-dir", str(model_dir), "--components", "16",
-                 "--training", '{"validation_fraction": 0.25, "seed": 1}']) == 0
+                 "--validation-fraction", "0.25", "--seed", "1"]) == 0
     mean, components, record = load_pca(model_dir / "model.npz")
     assert components.shape == (16, 128 * 128) and mean.shape == (128 * 128,)
     assert record["spectrogram"] == json.loads(ImageRecipe().to_json())

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ecoae.commands.arguments import json_object
+from ecoae.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,9 @@ def register(subparsers) -> None:
     fit.add_argument("images", help="training image file (from `ecoae training-images`)")
     fit.add_argument("--out-dir", required=True, help="model folder: model.npz, quality.tsv")
     fit.add_argument("--components", type=int, required=True, help="number of components (capped by the images)")
-    fit.add_argument("--training", type=json_object, default={},
-                     help="JSON of autoencoder.training: its validation split is the auto-encoders' one")
+    fit.add_argument("--validation-fraction", type=float, default=TrainingSettings.validation_fraction,
+                     help="share of the sampled recordings held out (autoencoder.training.validation_fraction)")
+    fit.add_argument("--seed", type=int, default=TrainingSettings.seed, help="seed of the split (autoencoder.training.seed)")
     fit.set_defaults(handler=run_fit_pca)
 
     project = subparsers.add_parser("encode-pca", help="write PCA features of one partition")
@@ -182,18 +184,16 @@ def run_fit_pca(args) -> int:
     from ecoae.features.quality import QUALITY_COLUMNS, REFERENCE_COMPONENTS, pca_rows, write_quality
     from ecoae.features.spectrogram import read_spectrograms
     from ecoae.features.training_sample import sample_sha256, split_validation
-    from ecoae.settings import TrainingSettings
 
-    training = TrainingSettings.from_mapping(args.training, "autoencoder.training")
     keys, images, recipe = read_spectrograms(args.images)
-    validation = split_validation(keys, training.validation_fraction, training.seed)
+    validation = split_validation(keys, args.validation_fraction, args.seed)
     train_images = images[~validation]
-    pca = fit_pca(train_images, args.components, training.seed)
+    pca = fit_pca(train_images, args.components, args.seed)
     out_dir = Path(args.out_dir)
     save_pca(out_dir / "model.npz", pca, recipe, sample_sha256(keys), args.components)
     held_out = images[validation] if validation.any() else images
     sizes = [pca.n_components_, REFERENCE_COMPONENTS]
-    quality = pd.DataFrame(pca_rows(train_images, held_out, sizes, training.seed), columns=QUALITY_COLUMNS)
+    quality = pd.DataFrame(pca_rows(train_images, held_out, sizes, args.seed), columns=QUALITY_COLUMNS)
     write_quality(quality, out_dir / "quality.tsv")
     log.info("PCA with %d components of %d training images; quality on %d held-out images:\n%s",
              pca.n_components_, len(train_images), len(held_out), quality.to_string(index=False))

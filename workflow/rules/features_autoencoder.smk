@@ -97,7 +97,7 @@ if TRAINED_MODELS:
             gpu=GPU_JOBS,
         params:
             model=lambda wildcards: AE.models[wildcards.model].to_json(),
-            training=AE.training.to_json(),
+            training=AE.training_for(DEMO).to_json(),
             device=AE.device,
             out_dir=lambda wildcards, output: str(Path(output.model).parent),
         shell:
@@ -147,11 +147,13 @@ rule fit_pca:
     conda:
         "../../envs/autoencoder.yaml"
     params:
-        training=AE.training.to_json(),
+        # The validation split of the auto-encoders (the PCA is scored on the same images).
+        validation_fraction=AE.training.validation_fraction,
+        seed=AE.training.seed,
         out_dir=lambda wildcards, output: str(Path(output.model).parent),
     shell:
         "{ECOAE} fit-pca {input:q} --out-dir {params.out_dir:q} --components {wildcards.components}"
-        " --training {params.training:q} > {log:q} 2>&1"
+        " --validation-fraction {params.validation_fraction:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule encode_pca:
