@@ -288,7 +288,7 @@ class TrainingSettings(Section):
     loss: str = "mse"
     schedule: str = "cosine"
     warmup_fraction: float = 0.05
-    min_steps: int = 1000
+    min_steps: int = 2000
     max_steps: int = 20000
     evaluations: int = 30
     patience: int = 10
@@ -345,7 +345,7 @@ class AutoencoderSettings(Section):
     sample_size: int = 5000
     sample_seed: int = 0
     training: TrainingSettings = field(default_factory=TrainingSettings)
-    demo_min_steps: int = 300
+    demo_min_steps: int = 500
     device: str = "auto"
     train_threads: int = 4
     encode_threads: int = 2
