@@ -27,28 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 
 from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_tensor
 from ecoae.features.encoding import encode_images
-from ecoae.archive.segments import SEGMENT_COLUMNS
 from ecoae.features.spectrogram import IMAGE_SIZE, ImageRecipe, render_segments
 
+from bench_training import whole_file_segments  # noqa: E402  (a sibling script)
+
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "archive"
-
-
-def archive_segments(archive: Path) -> pd.DataFrame:
-    """One whole-file segment per recording, with the segment store's columns."""
-    rows = []
-    for path in sorted(archive.rglob("*.wav")):
-        relative = path.relative_to(archive).as_posix()
-        start = pd.Timestamp("2020-01-01", tz="UTC") + pd.Timedelta(minutes=len(rows))
-        rows.append((relative, 0, start, sf.info(str(path)).duration, relative.split("/")[0], "2020-01-01",
-                     start.tz_localize(None), "UTC", relative, 0.0))
-    frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
-    frame["segment_index"] = frame["segment_index"].astype("int32")
-    return frame
 
 
 def naive_spectrograms(segments: pd.DataFrame, archive: Path, settings: ImageRecipe) -> np.ndarray:
@@ -92,7 +79,7 @@ def main() -> None:
     if not args.archive.is_dir():
         raise SystemExit(f"no archive at {args.archive}; pass --archive")
 
-    segments = archive_segments(args.archive)
+    segments = whole_file_segments(args.archive)
     audio_minutes = segments["duration"].sum() / 60
     settings = ImageRecipe()
     rows = []
