@@ -33,7 +33,7 @@ from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_
 from ecoae.features.encoding import encode_images
 from ecoae.features.spectrogram import IMAGE_SIZE, ImageRecipe, render_segments
 
-from bench_training import whole_file_segments  # noqa: E402  (a sibling script)
+from bench_training import whole_file_segments  # a sibling script in benchmarks/
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "archive"
 
