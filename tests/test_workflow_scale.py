@@ -49,13 +49,13 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
     dry = snakemake(*args, "-n").stdout
     # One job per stage for the new partition (encode once per model), the
     # evaluation, and no training.
-    assert planned_jobs(dry) == {"segment": 1, "spectrograms": 1, "encode": 2, "indices": 1,
-                                 "mfcc": 1, "evaluate": 1, "all": 1}
+    assert planned_jobs(dry) == {"segment": 1, "spectrograms": 1, "encode": 2, "encode_pca": 1,
+                                 "audio_features": 2, "evaluate": 1, "all": 1}
     partitions = set(re.findall(r"site=(\w+), date=([\d-]+)", dry))
     assert partitions == {("forest", "2024-05-02")}
     snakemake(*args)
     stores = (tmp_path / "results" / "features").glob("*/site=forest/date=2024-05-02/part-0.parquet")
-    assert len(list(stores)) == 4  # two AE models, indices, MFCC
+    assert len(list(stores)) == 5  # two AE models, the PCA, indices, MFCC
 
 
 def store_tables(results: Path) -> dict[str, pd.DataFrame]:
