@@ -602,8 +602,3 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         On an unknown key or an unusable value, naming it.
     """
     return Settings.from_mapping(config, "config")
-
-
-def params_json(*sections: Section) -> str:
-    """One canonical JSON string of several sections, keyed by class (a rule's ``params``)."""
-    return json.dumps({type(s).__name__: s.canonical() for s in sections}, sort_keys=True)
