@@ -314,7 +314,8 @@ def train_model(
     model, history = train_autoencoder(images, validation, architecture, settings, device, progress)
     name = out_dir.name
     held_out = images[validation] if validation.any() else images
-    quality = model_quality(reconstruct(model, held_out, device=device), images[~validation], held_out,
+    reconstructions = reconstruct(model, held_out, device=device)
+    quality = model_quality(reconstructions, images[~validation], held_out,
                             "autoencoder", architecture.feature_size, settings.seed)
     write_quality(quality, out_dir / "quality.tsv")
     log.info("reconstruction quality on %d held-out images:\n%s", len(held_out), quality.to_string(index=False))
@@ -323,9 +324,8 @@ def train_model(
     pd.DataFrame(history).to_csv(out_dir / "history.tsv", sep="\t", index=False)
     plot_loss_curve(history, out_dir / "loss_curve.png",
                     f"{name}: {architecture.variant}, {architecture.feature_size} features")
-    shown = images[validation] if validation.any() else images
     rng = np.random.default_rng(settings.seed)
-    picks = np.sort(rng.choice(len(shown), size=min(figure_images, len(shown)), replace=False))
-    plot_reconstructions(model, shown[picks], out_dir / "reconstructions.png",
+    picks = np.sort(rng.choice(len(held_out), size=min(figure_images, len(held_out)), replace=False))
+    plot_reconstructions(held_out[picks], reconstructions[picks], out_dir / "reconstructions.png",
                          f"{name}: validation spectrograms (top) and reconstructions (bottom)")
     return checkpoint

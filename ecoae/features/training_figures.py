@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ecoae.features.autoencoder import ConvAutoEncoder, images_to_tensor
 
 def plot_loss_curve(history: list[dict], path: str | Path, title: str = "") -> Path:
     """Save the training and validation loss per epoch as a PNG."""
@@ -34,16 +32,13 @@ def plot_loss_curve(history: list[dict], path: str | Path, title: str = "") -> P
     return Path(path)
 
 
-def plot_reconstructions(model: ConvAutoEncoder, images: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """Save inputs (top row) beside their reconstructions (bottom row) as a PNG."""
+def plot_reconstructions(images: np.ndarray, outputs: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """Save uint8 inputs (top row) beside their reconstructions in ``[0, 1]`` (bottom row) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        outputs = model(images_to_tensor(images).to(device))[:, 0].cpu().numpy()
     count = len(images)
     figure, axes = plt.subplots(2, count, figsize=(1.4 * count, 3.2), dpi=100, squeeze=False)
     for column in range(count):
