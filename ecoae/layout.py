@@ -162,12 +162,24 @@ def list_partitions(store_dir: str | Path, partition_list: str | Path | None = N
     """
     if partition_list is not None:
         return sorted(read_partition_list(partition_list))
-    found = []
-    for path in Path(store_dir).glob(f"site=*/date=*/{PART_FILE}"):
-        found.append((path.parent.parent.name.removeprefix("site="), path.parent.name.removeprefix("date=")))
-    return sorted(found)
+    return sorted(partition_of(path) for path in Path(store_dir).glob(f"site=*/date=*/{PART_FILE}"))
 
 
 def partition_file(store_dir: str | Path, partition: tuple[str, str]) -> Path:
     """Return the Parquet file of ``partition`` in ``store_dir``."""
     return Path(store_dir) / partition_folder(*partition) / PART_FILE
+
+
+def partition_of(path: str | Path) -> tuple[str, str]:
+    """``(site, date)`` of a store file from its folders ``site=…/date=…``.
+
+    Raises
+    ------
+    ValueError
+        When the path is not inside ``site=…/date=…`` folders.
+    """
+    path = Path(path)
+    site, date = path.parent.parent.name, path.parent.name
+    if not (site.startswith("site=") and date.startswith("date=")):
+        raise ValueError(f"{path} is not a store partition file (expected …/site=<site>/date=<date>/part-0.parquet)")
+    return site.removeprefix("site="), date.removeprefix("date=")

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecoae.layout import partition_of
+
 #: The key of every row of every store: one segment of one recording.
 SEGMENT_KEY = ["recording_id", "segment_index"]
 #: Partition keys: in the folder names, never in the files.
@@ -64,21 +66,6 @@ def write_partition(table: pd.DataFrame | pa.Table, path: str | Path) -> Path:
     else:
         table = table.drop_columns([name for name in PARTITION_KEYS if name in table.column_names])
     return write_parquet_atomic(table, path)
-
-
-def partition_of(path: str | Path) -> tuple[str, str]:
-    """``(site, date)`` of a store file from its folders ``site=…/date=…``.
-
-    Raises
-    ------
-    ValueError
-        When the path is not inside ``site=…/date=…`` folders.
-    """
-    path = Path(path)
-    site, date = path.parent.parent.name, path.parent.name
-    if not (site.startswith("site=") and date.startswith("date=")):
-        raise ValueError(f"{path} is not a store partition file (expected …/site=<site>/date=<date>/part-0.parquet)")
-    return site.removeprefix("site="), date.removeprefix("date=")
 
 
 def read_partition(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -83,7 +83,7 @@ def rule_commands() -> dict[str, set[str]]:
     for path in (REPO / "workflow" / "rules").glob("*.smk"):
         for block in re.split(r"\n(?=\s*(?:rule|checkpoint) )", path.read_text()):
             env = re.search(r'"\.\./\.\./envs/([a-z]+)\.yaml"', block)
-            command = re.search(r'"\{ECOAE\} (\{wildcards\.feature_set\}|[a-z-]+)', block)
+            command = re.search(r'"\{ECOAE\} (\{wildcards\.feature_set:q\}|[a-z-]+)', block)
             if env and command:
                 commands.setdefault(env[1], set()).add(command[1])
     return commands
@@ -101,7 +101,7 @@ def command_modules(command: str) -> set[str]:
     from ecoae.cli import build_parser
     from ecoae.features.registry import AUDIO_FEATURE_SETS
 
-    if command == "{wildcards.feature_set}":
+    if command == "{wildcards.feature_set:q}":
         module = "ecoae.commands.audio_features"
         extra = {entry.module for entry in AUDIO_FEATURE_SETS.values()}
     else:

@@ -20,8 +20,8 @@ def register(subparsers) -> None:
         "report.html into <results>/evaluation.",
     )
     parser.add_argument("--results", required=True, type=Path, help="the workflow's results folder")
-    parser.add_argument("--feature-set", action="append", required=True, metavar="NAME",
-                        help="a feature set to compare (repeat), e.g. indices; its store is <results>/features/NAME")
+    parser.add_argument("--feature-set", action="extend", nargs="+", required=True, metavar="NAME",
+                        help="feature sets to compare, e.g. indices mfcc; each store is <results>/features/NAME")
     parser.add_argument("--settings", type=json_object, default={},
                         help='JSON of the config section "evaluation"')
     parser.add_argument("--audio", type=json_object, default={},

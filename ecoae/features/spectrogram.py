@@ -48,7 +48,8 @@ import pyarrow.parquet as pq
 
 from ecoae.archive.segments import iter_segment_audio
 from ecoae.settings import AudioSettings, SpectrogramSettings
-from ecoae.store import SEGMENT_KEY, partition_of, write_partition
+from ecoae.layout import partition_of
+from ecoae.store import SEGMENT_KEY, write_partition
 
 
 #: Side of the square image (the auto-encoder's input size).

@@ -52,12 +52,11 @@ rule evaluate:
     params:
         # The evaluation reads every store of the results folder through ecoae.layout.
         results=L.results,
-        sets=" ".join(f"--feature-set {shlex.quote(name)}" for name in FEATURE_SETS),
+        sets=FEATURE_SETS,
         settings=S.evaluation.to_json(),
         audio=S.audio.to_json(),
     shell:
-        # params.sets is a list of options, each name quoted with shlex.quote above.
-        "{ECOAE} evaluate --results {params.results:q} {params.sets}"
+        "{ECOAE} evaluate --results {params.results:q} --feature-set {params.sets:q}"
         " --settings {params.settings:q} --audio {params.audio:q} --threads {threads} > {log:q} 2>&1"
 
 

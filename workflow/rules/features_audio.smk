@@ -21,7 +21,7 @@ rule audio_features:
         audio=S.audio.to_json(),
         settings=audio_feature_settings,
     shell:
-        "{ECOAE} {wildcards.feature_set} {input:q} --archive {params.archive:q} --audio {params.audio:q}"
+        "{ECOAE} {wildcards.feature_set:q} {input:q} --archive {params.archive:q} --audio {params.audio:q}"
         " --settings {params.settings:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 

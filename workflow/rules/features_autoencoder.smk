@@ -152,7 +152,7 @@ rule fit_pca:
         seed=AE.training.seed,
         out_dir=lambda wildcards, output: str(Path(output.model).parent),
     shell:
-        "{ECOAE} fit-pca {input:q} --out-dir {params.out_dir:q} --components {wildcards.components}"
+        "{ECOAE} fit-pca {input:q} --out-dir {params.out_dir:q} --components {wildcards.components:q}"
         " --validation-fraction {params.validation_fraction:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
