@@ -1,4 +1,4 @@
-"""Shared fixtures: the real recordings in ../shared/data and small generated audio."""
+"""Shared fixtures: the real recordings (../shared/data or $ECOAE_TEST_DATA) and small generated audio."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from shared_data import SHARED_DATA
+from shared_data import SHARED_DATA, missing_reason
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real recordings (../shared/data); tests that need them skip when absent."""
+    """The real recordings (see :mod:`shared_data`); tests that need them skip when absent."""
     if not (SHARED_DATA / "archive").is_dir():
-        pytest.skip(f"real recordings not found at {SHARED_DATA} (the shared data folder sits beside the repo)")
+        pytest.skip(missing_reason(SHARED_DATA))
     return SHARED_DATA
 
 
