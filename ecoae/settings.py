@@ -21,6 +21,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 
@@ -602,3 +603,117 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         On an unknown key or an unusable value, naming it.
     """
     return Settings.from_mapping(config, "config")
+
+
+# --------------------------------------------------------------------------- checking a workflow config
+
+#: Sections with a schema file of their own, ``workflow/schemas/<section>.schema.yaml``;
+#: every other key is in ``config.schema.yaml``.
+SCHEMA_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation")
+
+_NULL_WORDS = ("null", "~")
+_BOOL_WORDS = {"true": True, "false": False}
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _options(hint: Any) -> tuple:
+    """The types a field accepts: the members of a union, else the hint alone."""
+    return typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+
+
+def _from_text(text: str, hint: Any, where: str) -> Any:
+    """A string as the scalar type a field declares (kept as a string where the field takes one)."""
+    options = _options(hint)
+    if type(None) in options and text.strip().lower() in _NULL_WORDS:
+        return None
+    scalars = [option for option in options if option in _TYPE_WORDS]
+    for option in scalars:
+        if option is bool:
+            if text.strip().lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[text.strip().lower()]
+            continue
+        try:
+            return option(text)
+        except ValueError:
+            continue
+    if not scalars or str in options or Any in options:
+        return text
+    expected = " or ".join([_TYPE_WORDS[option] for option in scalars] + ["null"] * (type(None) in options))
+    raise SettingsError(f"{where} must be {expected}, not {text!r}")
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """``value`` with its strings read as the declared types, recursively (lists stay lists)."""
+    if isinstance(value, str):
+        return _from_text(value, hint, where)
+    for option in _options(hint):
+        if isinstance(option, type) and issubclass(option, Section) and isinstance(value, Mapping):
+            return _typed_section(value, option, where)
+        origin, arguments = typing.get_origin(option), typing.get_args(option)
+        if origin is dict and isinstance(value, Mapping):
+            return {key: _typed(item, arguments[1], f"{where}.{key}") for key, item in value.items()}
+        if origin is tuple and isinstance(value, (list, tuple)):
+            return [_typed(item, arguments[0], f"{where}[{n}]") for n, item in enumerate(value)]
+    return value
+
+
+def _typed_section(values: Mapping[str, Any], cls: type[Section], where: str) -> dict[str, Any]:
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            raise SettingsError(f"unknown setting {where}.{key}{_did_you_mean(key, names)}")
+    hints = _hints(cls)
+    return {key: _typed(value, hints[key], f"{where}.{key}") for key, value in values.items()}
+
+
+def typed_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow config with strings read as the types the settings declare.
+
+    ``snakemake --config segments='{"segment_seconds": 30}'`` reads the value with
+    YAML's base loader, so every value inside a nested override is a string
+    (``'30'``). Here such strings become the numbers, booleans (``true``/``false``)
+    and nulls (``null``) that the settings classes declare; a string where a field
+    takes a string stays one. Plain YAML and JSON values pass unchanged.
+
+    Raises
+    ------
+    SettingsError
+        On an unknown key (with the closest known one) or a string that is not of the
+        declared type, naming the key: ``config.segments.segment_seconds must be a
+        number, not 'thirty'``.
+    """
+    return _typed_section(config, Settings, "config")
+
+
+def _schema_path(names: typing.Iterable[Any]) -> str:
+    return "".join(f"[{name}]" if isinstance(name, int) else f".{name}" for name in names)
+
+
+def check_schemas(config: Mapping[str, Any], schema_dir: str | Path) -> None:
+    """Check the config against ``workflow/schemas``; the first problem, in one line.
+
+    Parameters
+    ----------
+    config : mapping
+        The workflow config (see :func:`typed_config`).
+    schema_dir : str or Path
+        The folder of ``config.schema.yaml`` and one ``<section>.schema.yaml`` per
+        entry of :data:`SCHEMA_SECTIONS`.
+
+    Raises
+    ------
+    SettingsError
+        Naming the key and what is wrong with it, e.g. ``config.segments.segment_seconds:
+        0 is less than or equal to the minimum of 0`` (the schema itself is not printed).
+    """
+    import jsonschema
+    import yaml
+
+    checks = [("config", "config", config)]
+    checks += [(f"config.{name}", name, config.get(name, {})) for name in SCHEMA_SECTIONS]
+    for where, name, data in checks:
+        schema = yaml.safe_load((Path(schema_dir) / f"{name}.schema.yaml").read_text())
+        problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+        if problem is not None:
+            raise SettingsError(f"{where}{_schema_path(problem.absolute_path)}: {problem.message}")
+

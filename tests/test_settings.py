@@ -11,18 +11,20 @@ import pytest
 import yaml
 
 from ecoae.settings import (
+    SCHEMA_SECTIONS,
     AudioSettings,
     MfccSettings,
     Section,
     Settings,
     SettingsError,
     SpectrogramSettings,
+    check_schemas,
     load_settings,
+    typed_config,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "workflow" / "schemas"
-STAGE_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation")
 
 
 def _section_class(hint) -> type[Section] | None:
@@ -63,7 +65,7 @@ def _schema(name: str) -> dict:
 
 def test_schemas_have_exactly_the_keys_of_the_settings_classes():
     top = _schema("config")
-    for section in STAGE_SECTIONS:
+    for section in SCHEMA_SECTIONS:
         top["properties"][section] = _schema(section)
     assert _compare(Settings, top, "config") == []
 
@@ -124,3 +126,61 @@ def test_every_shipped_configfile_loads_over_the_defaults():
     update_config(sweep, yaml.safe_load((REPO / "config" / "feature-size-sweep.yaml").read_text()))
     sizes = {model.feature_size for model in load_settings(sweep).autoencoder.models.values()}
     assert sizes == {32, 128, 384}
+
+
+def _shipped_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_nested_command_line_strings_become_the_declared_types():
+    # What `snakemake --config segments='{"segment_seconds": 30}' ...` hands the workflow.
+    config = typed_config({
+        "segments": {"segment_seconds": "30", "partial": "drop"},
+        "audio": {"channel": "1"},
+        "spectrogram": {"fmax": "null"},
+        "autoencoder": {"training": {"epochs": "3", "learning_rate": "1e-3", "channels_last": "false"},
+                        "models": {"small": {"channels": ["4", "8", "8", "8"]}}},
+        "evaluation": {"diel_periods": {"dawn": ["5", "8"]}, "timescales": ["segment", "1h"]},
+        "inventory": {"timezone": "Europe/Paris"},
+    })
+    check_schemas(config, SCHEMAS)
+    settings = load_settings(config)
+    assert settings.segments.segment_seconds == 30.0 and settings.segments.partial == "drop"
+    assert settings.audio.channel == 1 and settings.spectrogram.fmax is None
+    training = settings.autoencoder.training
+    assert (training.epochs, training.learning_rate, training.channels_last) == (3, 1e-3, False)
+    assert settings.autoencoder.models["small"].channels == (4, 8, 8, 8)
+    assert settings.evaluation.diel_periods["dawn"] == (5, 8)
+    assert settings.inventory.timezone == "Europe/Paris"
+
+
+def test_plain_yaml_passes_unchanged_and_meets_the_schemas():
+    config = _shipped_config()
+    assert typed_config(config) == config
+    check_schemas(config, SCHEMAS)
+
+
+def test_a_string_of_the_wrong_type_is_named():
+    with pytest.raises(SettingsError, match=r"^config\.segments\.segment_seconds must be a number, not 'thirty'$"):
+        typed_config({"segments": {"segment_seconds": "thirty"}})
+    with pytest.raises(SettingsError, match=r"config\.autoencoder\.training\.epochs must be a whole number"):
+        typed_config({"autoencoder": {"training": {"epochs": "2.5"}}})
+    with pytest.raises(SettingsError, match=r"config\.spectrogram\.fmax must be a number or null"):
+        typed_config({"spectrogram": {"fmax": "top"}})
+
+
+def test_a_misspelt_key_gives_one_line_with_the_closest_key():
+    with pytest.raises(SettingsError) as caught:
+        typed_config({"mfcc": {"n_mfc": "20"}})
+    assert str(caught.value) == "unknown setting config.mfcc.n_mfc; did you mean 'n_mfcc'?"
+    with pytest.raises(SettingsError, match=r"unknown setting config\.resluts; did you mean 'results'\?"):
+        typed_config({"resluts": "x"})
+
+
+def test_a_schema_problem_is_one_line_naming_the_key():
+    with pytest.raises(SettingsError) as caught:
+        check_schemas({"segments": {"segment_seconds": 0}}, SCHEMAS)
+    assert str(caught.value) == "config.segments.segment_seconds: 0 is less than or equal to the minimum of 0"
+    with pytest.raises(SettingsError, match=r"^config\.evaluation\.label_tables\[0\]\.path: 3 is not of type 'string'$"):
+        check_schemas({"evaluation": {"label_tables": [{"name": "birds", "path": 3}]}}, SCHEMAS)
+

@@ -8,21 +8,20 @@ import shutil
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.exceptions import WorkflowError
 
 from ecoae.features.registry import AUDIO_FEATURE_SETS
 from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
 from ecoae.layout import Layout, read_partition_list
-from ecoae.settings import load_settings
+from ecoae.settings import SettingsError, check_schemas, load_settings, typed_config
 
-validate(config, "../schemas/config.schema.yaml", set_default=False)
-for _section in ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation"):
-    validate(
-        config.get(_section, {}),
-        f"../schemas/{_section}.schema.yaml",
-        set_default=False,
-    )
-S = load_settings(config)
+# Nested --config values arrive as strings; a bad key or value stops the run with one line.
+try:
+    config.update(typed_config(config))
+    check_schemas(config, Path(workflow.basedir) / "workflow" / "schemas")
+    S = load_settings(config)
+except SettingsError as error:
+    raise WorkflowError(f"{error} (config/config.yaml, a --configfile or --config)") from None
 L = Layout(S.results)
 
 
