@@ -611,6 +611,35 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
 #: every other key is in ``config.schema.yaml``.
 SCHEMA_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation")
 
+
+def section_class(section: str) -> type[Section]:
+    """The settings class of a dotted config section, e.g. ``"autoencoder.training"``.
+
+    A section holding several entries (``"autoencoder.models"``, ``"evaluation.label_tables"``)
+    gives the class of one entry.
+
+    Raises
+    ------
+    KeyError
+        When ``section`` is not a section of the config.
+    """
+    cls: type[Section] = Settings
+    for name in section.split("."):
+        hint = _hints(cls)[name]
+        inner = [option for option in (hint, *typing.get_args(hint))
+                 if isinstance(option, type) and issubclass(option, Section)]
+        if not inner:
+            raise KeyError(f"{section} is not a config section")
+        cls = inner[0]
+    return cls
+
+
+def schema_file(section: str) -> str:
+    """The schema that checks a dotted config section, relative to the repository."""
+    top = section.split(".")[0]
+    return f"workflow/schemas/{top if top in SCHEMA_SECTIONS else 'config'}.schema.yaml"
+
+
 _NULL_WORDS = ("null", "~")
 _BOOL_WORDS = {"true": True, "false": False}
 _TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+
+from ecoae.settings import schema_file, section_class
 
 
 def channel(value: str) -> str | int:
@@ -20,3 +23,23 @@ def json_object(value: str) -> dict:
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
     return parsed
+
+
+def section_help(section: str, note: str = "", entry: bool = False) -> str:
+    """Help of an option taking one config section as JSON: its keys and the schema that checks them.
+
+    Parameters
+    ----------
+    section : str
+        Dotted config section, e.g. ``"spectrogram"`` or ``"autoencoder.training"``.
+    note : str
+        What the command uses the section for, appended in brackets.
+    entry : bool
+        The option takes one entry of the section (one of ``autoencoder.models``).
+    """
+    keys = ", ".join(field.name for field in dataclasses.fields(section_class(section)))
+    what = "one entry of the config section" if entry else "the config section"
+    text = (f'JSON object of {what} "{section}", keys: {keys} '
+            f"(types and ranges: {schema_file(section)}); keys left out take ecoae's defaults")
+    return f"{text} ({note})" if note else text
+

@@ -10,7 +10,7 @@ import argparse
 import logging
 import time
 
-from ecoae.commands.arguments import json_object
+from ecoae.commands.arguments import json_object, section_help
 from ecoae.features.registry import AUDIO_FEATURE_SETS, AudioFeatureSet
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,8 @@ def register(subparsers) -> None:
         parser = subparsers.add_parser(entry.name, help=entry.summary)
         parser.add_argument("segments", help="segment store partition (…/site=…/date=…/part-0.parquet)")
         parser.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
-        parser.add_argument("--audio", type=json_object, default={},
-                            help='JSON of the config section "audio" (default: ecoae\'s defaults)')
-        parser.add_argument("--settings", type=json_object, default={},
-                            help=f'JSON of the config section "{entry.section}"')
+        parser.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
+        parser.add_argument("--settings", type=json_object, default={}, help=section_help(entry.section))
         parser.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
         parser.add_argument("--out", required=True, help="feature store partition file to write")
         parser.set_defaults(handler=lambda args, entry=entry: run_feature_set(args, entry))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ecoae.commands.arguments import json_object
+from ecoae.commands.arguments import json_object, section_help
 from ecoae.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ def register(subparsers) -> None:
     sample.add_argument("--partitions", help="the inventory's partitions.tsv: partitions to draw from "
                                              "(default: every partition folder of the segment store)")
     sample.add_argument("--out", required=True, help="training sample file to write")
-    sample.add_argument("--sample-size", type=int, required=True)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--sample-size", type=int, required=True,
+                        help="segments to draw (autoencoder.sample_size); fewer when the store holds fewer")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the draw (autoencoder.sample_seed; default 0)")
     sample.set_defaults(handler=run_train_sample)
 
     images = subparsers.add_parser(
@@ -45,10 +46,11 @@ def register(subparsers) -> None:
     train.add_argument("images", help="training image file (from `ecoae training-images`)")
     train.add_argument("--out-dir", required=True, help="model folder: model.pt, figures, history.tsv")
     train.add_argument("--model", type=json_object, default={},
-                       help='JSON of one autoencoder.models entry: {"variant": "explicit", "feature_size": 384, …}')
-    train.add_argument("--training", type=json_object, default={}, help="JSON of the section autoencoder.training")
-    train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
-    train.add_argument("--threads", type=int, default=1)
+                       help=section_help("autoencoder.models", 'e.g. {"variant": "explicit", "feature_size": 384}',
+                                         entry=True))
+    train.add_argument("--training", type=json_object, default={}, help=section_help("autoencoder.training"))
+    train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    train.add_argument("--threads", type=int, default=1, help="CPU threads of torch (default 1)")
     train.set_defaults(handler=run_train)
 
     encode = subparsers.add_parser("encode", help="write auto-encoder features of one partition")
@@ -56,9 +58,10 @@ def register(subparsers) -> None:
     encode.add_argument("--checkpoint", required=True, help="model.pt from `ecoae train`")
     encode.add_argument("--out", required=True, help="feature store file to write")
     encode.add_argument("--segments", help="segment store file of the partition, to check the keys against")
-    encode.add_argument("--batch-size", type=int, default=16)
-    encode.add_argument("--device", default="auto")
-    encode.add_argument("--threads", type=int, default=1)
+    encode.add_argument("--batch-size", type=int, default=16,
+                        help="images encoded at once (autoencoder.encode_batch_size; default 16)")
+    encode.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    encode.add_argument("--threads", type=int, default=1, help="CPU threads of torch (default 1)")
     encode.set_defaults(handler=run_encode)
 
     fit = subparsers.add_parser("fit-pca", help="fit the PCA baseline on the training images")
@@ -88,9 +91,9 @@ def register(subparsers) -> None:
 
 
 def _add_image_settings(parser) -> None:
-    parser.add_argument("--audio", type=json_object, default={}, help='JSON of the config section "audio"')
-    parser.add_argument("--settings", type=json_object, default={}, help='JSON of the config section "spectrogram"')
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
+    parser.add_argument("--settings", type=json_object, default={}, help=section_help("spectrogram"))
+    parser.add_argument("--threads", type=int, default=1, help="worker threads reading and rendering segments (default 1)")
 
 
 def _image_recipe(args):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ecoae.commands.arguments import json_object
+from ecoae.commands.arguments import json_object, section_help
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,11 @@ def register(subparsers) -> None:
     parser.add_argument("--results", required=True, type=Path, help="the workflow's results folder")
     parser.add_argument("--feature-set", action="extend", nargs="+", required=True, metavar="NAME",
                         help="feature sets to compare, e.g. indices mfcc; each store is <results>/features/NAME")
-    parser.add_argument("--settings", type=json_object, default={},
-                        help='JSON of the config section "evaluation"')
+    parser.add_argument("--settings", type=json_object, default={}, help=section_help("evaluation"))
     parser.add_argument("--audio", type=json_object, default={},
-                        help='JSON of the config section "audio" (its rate is stated in the report)')
+                        help=section_help("audio", "its sample rate is stated in the report"))
     parser.add_argument("--base-dir", type=Path, default=Path("."), help="folder relative label-table paths start from")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="worker threads of the evaluation (default 1)")
     parser.set_defaults(handler=evaluate)
 
 

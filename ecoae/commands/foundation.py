@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecoae.commands.arguments import json_object
+from ecoae.commands.arguments import json_object, section_help
 
 log = logging.getLogger("ecoae")
 
@@ -60,8 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demo``, ``inventory`` and ``segment`` to ``subparsers``."""
     demo = subparsers.add_parser("demo", help="generate the synthetic demo archive")
     demo.add_argument("--out", default="demo_archive", help="output folder (default: demo_archive)")
-    demo.add_argument("--settings", type=json_object, default={},
-                      help='JSON of the config section "demo" (sites, days, interval_minutes, …)')
+    demo.add_argument("--settings", type=json_object, default={}, help=section_help("demo"))
     demo.set_defaults(handler=_demo)
 
     inventory = subparsers.add_parser(
@@ -71,17 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory.add_argument("--prune-results", metavar="RESULTS",
                            help="workflow results folder whose store partitions are removed when "
                                 "their recordings have left the archive (the workflow passes it)")
-    inventory.add_argument("--settings", type=json_object, default={},
-                           help='JSON of the config section "inventory"')
+    inventory.add_argument("--settings", type=json_object, default={}, help=section_help("inventory"))
     inventory.add_argument("--segments", type=json_object, default={},
-                           help='JSON of the config section "segments" (recordings shorter than '
-                                'min_segment_seconds are quarantined)')
+                           help=section_help("segments", "recordings shorter than min_segment_seconds are quarantined"))
     inventory.add_argument("--threads", type=int, help="files probed in parallel (default: inventory.threads)")
     inventory.set_defaults(handler=_inventory)
 
     segment = subparsers.add_parser("segment", help="cut one partition's recordings into segments")
     segment.add_argument("manifest", help="partition manifest (results/inventory/partitions/...)")
     segment.add_argument("--out", required=True, help="segment store file to write")
-    segment.add_argument("--settings", type=json_object, default={},
-                         help='JSON of the config section "segments"')
+    segment.add_argument("--settings", type=json_object, default={}, help=section_help("segments"))
     segment.set_defaults(handler=_segment)
