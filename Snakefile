@@ -24,13 +24,24 @@ rule all:
         all_targets,
 
 
-onsuccess:
-    from ecoae.archive.inventory import summary_line
+onstart:
+    from ecoae.run_lock import acquire
 
-    print(summary_line(L.inventory_dir) or "ecoae: no inventory written")
+    acquire(L.results)
+
+
+onsuccess:
+    from ecoae.run_lock import release
+    from ecoae.run_summary import run_summary
+
+    release(L.results)
+    print(run_summary(L.results))
 
 
 onerror:
+    from ecoae.run_lock import release
+
+    release(L.results)
     print(
         f"ecoae: the run stopped; logs are under {L.results}/logs/. Run the same command again to resume."
     )

@@ -151,8 +151,8 @@ def main() -> int:
                 t_naive, reference = timed(lambda: naive(chosen), args.repeats)
                 with threadpool_limits(limits=1, user_api="blas"):
                     t_naive1, _ = timed(lambda: naive(chosen), args.repeats)
-                t_one, one = timed(lambda: ours(segments, root, AUDIO, threads=1), args.repeats)
-                t_many, many = timed(lambda: ours(segments, root, AUDIO, threads=args.threads), args.repeats)
+                t_one, (one, _) = timed(lambda: ours(segments, root, AUDIO, threads=1), args.repeats)
+                t_many, (many, _) = timed(lambda: ours(segments, root, AUDIO, threads=args.threads), args.repeats)
                 assert one.equals(many)
                 difference = max_relative_difference(reference, one)
                 lines.append((stage, name, minutes, t_naive / minutes, t_naive1 / minutes,

@@ -66,6 +66,11 @@ class Layout:
         """Recordings of one partition (rewritten only when they change)."""
         return f"{self.inventory_dir}/partitions/{partition_folder(site, date)}.parquet"
 
+    @property
+    def inventory_cache(self) -> str:
+        """Folder of the inventory's cache of probed files (not an output: Snakemake leaves it)."""
+        return f"{self.results}/.cache/inventory"
+
     # ----------------------------------------------------------------- stores
 
     @property
@@ -94,6 +99,15 @@ class Layout:
     def features(self, feature_set: str, site: str = SITE, date: str = DATE) -> str:
         """One partition of a feature set's store."""
         return self.store_file(feature_set, site, date)
+
+    @property
+    def problems_dir(self) -> str:
+        """Folder of the problem tables: one store per stage that reads audio."""
+        return f"{self.results}/problems"
+
+    def problems(self, stage: str, site: str = SITE, date: str = DATE) -> str:
+        """Segments of one partition that ``stage`` could not process, with the reasons."""
+        return f"{self.problems_dir}/{stage}/{partition_folder(site, date)}/{PART_FILE}"
 
     # ----------------------------------------------------------------- models
 

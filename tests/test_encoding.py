@@ -40,6 +40,7 @@ def partition(tmp_path_factory):
     segment_file = write_partition(segments, root / "segments" / partition)
     spectrogram_file = root / "spectrograms" / partition
     status = main(["spectrograms", str(segment_file), "--archive", str(ARCHIVE), "--out", str(spectrogram_file),
+                   "--problems", str(root / "problems" / partition),
                    "--settings", '{"n_fft": 1024, "hop_length": 512, "frequency_scale": "mel"}', "--threads", "2"])
     assert status == 0
     return segment_file, spectrogram_file

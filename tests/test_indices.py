@@ -222,14 +222,16 @@ def test_partition_store_via_cli(archive, tmp_path):
     out = tmp_path / "indices" / "site=jura" / "date=2019-05-22" / "part-0.parquet"
     settings = {"select": ["ACI", "ADI", "Ht", "nROI"]}
     status = cli.main(["indices", str(segment_file), "--archive", str(archive), "--threads", "2",
-                       "--settings", json.dumps(settings), "--out", str(out)])
+                       "--settings", json.dumps(settings), "--out", str(out),
+                       "--problems", str(tmp_path / "problems.parquet")])
     assert status == 0
     stored = read_parquet(out)
     # Columns follow scikit-maad's order (temporal first), whatever the order of select.
     assert list(stored.columns) == SEGMENT_KEY + ["Ht", "ACI", "ADI", "nROI"] + QC_COLUMNS
     pd.testing.assert_frame_equal(stored[SEGMENT_KEY], segments[SEGMENT_KEY])
-    serial = partition_indices(segments, archive, AudioSettings(sample_rate=RATE), settings=settings, threads=1)
+    serial, problems = partition_indices(segments, archive, AudioSettings(sample_rate=RATE), settings=settings, threads=1)
     pd.testing.assert_frame_equal(stored, serial)
+    assert problems.empty and read_parquet(tmp_path / "problems.parquet").empty
     import pyarrow.parquet as pq
 
     metadata = pq.read_schema(out).metadata
@@ -242,7 +244,8 @@ def test_cli_rejects_bad_settings(archive, tmp_path):
     segment_file = write_partition(make_segments(archive, REAL_SEGMENTS[:1]), tmp_path / "site=a" / "date=2019-05-22" / "part-0.parquet")
     out = tmp_path / "out" / "site=a" / "date=2019-05-22" / "part-0.parquet"
     status = cli.main(["indices", str(segment_file), "--archive", str(archive),
-                       "--settings", '{"select": ["NOPE"]}', "--out", str(out)])
+                       "--settings", '{"select": ["NOPE"]}', "--out", str(out),
+                       "--problems", str(tmp_path / "problems.parquet")])
     assert status == 2 and not out.exists()
 
 
@@ -255,5 +258,6 @@ def test_worker_processes_keep_segment_order(archive):
     audio = AudioSettings(sample_rate=RATE)
     pooled = map_segment_audio(segment_indices, segments, archive, audio, settings, 2, 0.001, "test")
     serial = map_segment_audio(segment_indices, segments, archive, audio, settings, 1, 0.001, "test")
-    assert pooled == serial and len(pooled) == len(REAL_SEGMENTS)
+    assert pooled.rows == serial.rows and len(pooled.rows) == len(REAL_SEGMENTS)
+    pd.testing.assert_frame_equal(pooled.keys, segments[SEGMENT_KEY])
     assert worker_count(8, 30, 60) == 1 and worker_count(2, 600, 60) == 2 and worker_count(4, 150, 60) == 2

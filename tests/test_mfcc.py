@@ -94,14 +94,17 @@ def test_partition_store_via_cli(archive, tmp_path):
     segment_file = write_partition(segments, tmp_path / "segments" / "site=jura" / "date=2019-05-22" / "part-0.parquet")
     out = tmp_path / "mfcc" / "site=jura" / "date=2019-05-22" / "part-0.parquet"
     status = cli.main(["mfcc", str(segment_file), "--archive", str(archive), "--threads", "2",
-                       "--settings", json.dumps({"n_mfcc": 20}), "--out", str(out)])
+                       "--settings", json.dumps({"n_mfcc": 20}), "--out", str(out),
+                       "--problems", str(tmp_path / "problems.parquet")])
     assert status == 0
     stored = read_parquet(out)
     columns = feature_columns(resolve_settings())
     assert list(stored.columns) == SEGMENT_KEY + columns + QC_COLUMNS
     pd.testing.assert_frame_equal(stored[SEGMENT_KEY], segments[SEGMENT_KEY])
     assert (stored[columns].dtypes == "float32").all() and np.isfinite(stored[columns].to_numpy()).all()
-    pd.testing.assert_frame_equal(stored, partition_mfcc(segments, archive, AudioSettings(sample_rate=RATE), threads=1))
+    features, problems = partition_mfcc(segments, archive, AudioSettings(sample_rate=RATE), threads=1)
+    pd.testing.assert_frame_equal(stored, features)
+    assert problems.empty
 
 
 def test_power_spectrogram_equals_librosa_stft(archive):

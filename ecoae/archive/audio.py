@@ -18,6 +18,14 @@ import soxr
 MIX = "mix"
 
 
+class AudioProblem(Exception):
+    """A segment's audio cannot be used (unreadable file, NaN or infinite samples).
+
+    The message is the reason, written for the problem tables; a stage that meets
+    one records the segment as a problem and goes on with the others.
+    """
+
+
 def to_mono(samples: np.ndarray, channel: str | int = MIX) -> np.ndarray:
     """Reduce a ``(frames, channels)`` array to one channel.
 
@@ -79,13 +87,26 @@ def load_audio(
     -------
     ndarray
         1-D float32 samples in [-1, 1] for integer formats (float files as stored).
+
+    Raises
+    ------
+    AudioProblem
+        The file cannot be opened or read, or the window holds NaN or infinite samples.
     """
-    with sf.SoundFile(str(path)) as handle:
-        source_rate = handle.samplerate
-        start = int(round(offset * source_rate))
-        frames = -1 if duration is None else int(round(duration * source_rate))
-        if start:
-            handle.seek(min(start, handle.frames))
-        samples = handle.read(frames=frames, dtype="float32", always_2d=True)
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            source_rate = handle.samplerate
+            start = int(round(offset * source_rate))
+            frames = -1 if duration is None else int(round(duration * source_rate))
+            if start:
+                handle.seek(min(start, handle.frames))
+            samples = handle.read(frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        detail = getattr(error, "error_string", None) or getattr(error, "strerror", None) or str(error)
+        raise AudioProblem(f"cannot be read ({detail}); the file changed or vanished after the inventory") from None
+    finite = np.isfinite(samples)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise AudioProblem(f"{bad} of {finite.size} samples are NaN or infinite (a damaged float recording)")
     mono = to_mono(samples, channel)
     return resample(mono, source_rate, sample_rate or source_rate)

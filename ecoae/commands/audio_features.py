@@ -26,6 +26,8 @@ def register(subparsers) -> None:
         parser.add_argument("--settings", type=json_object, default={}, help=section_help(entry.section))
         parser.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
         parser.add_argument("--out", required=True, help="feature store partition file to write")
+        parser.add_argument("--problems", required=True,
+                            help="problem table to write: segments whose audio could not be used, with reasons")
         parser.set_defaults(handler=lambda args, entry=entry: run_feature_set(args, entry))
 
 
@@ -33,6 +35,7 @@ def run_feature_set(args: argparse.Namespace, entry: AudioFeatureSet) -> int:
     """Compute one partition of ``entry`` and write its store file."""
     import pyarrow as pa
 
+    from ecoae.problems import write_problems
     from ecoae.settings import AudioSettings, SettingsError
     from ecoae.store import read_partition, write_partition
 
@@ -41,7 +44,7 @@ def run_feature_set(args: argparse.Namespace, entry: AudioFeatureSet) -> int:
     try:
         audio = AudioSettings.from_mapping(args.audio, "audio")
         settings = entry.settings_class().from_mapping(args.settings, entry.section)
-        frame = entry.compute()(segments, args.archive, audio, settings, args.threads)
+        frame, problems = entry.compute()(segments, args.archive, audio, settings, args.threads)
     except SettingsError as error:
         log.error("%s (fix config/config.yaml or your --configfile)", error)
         return 2
@@ -51,6 +54,9 @@ def run_feature_set(args: argparse.Namespace, entry: AudioFeatureSet) -> int:
     metadata = {f"ecoae.{entry.section}": settings.to_json(), "ecoae.audio": audio.to_json()}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     write_partition(table, args.out)
+    write_problems(problems, args.problems)
+    for problem in problems.itertuples(index=False):
+        log.warning("left out: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     log.info(
         "%s: %d segments, %.2f min of audio in %.1f s (%.3f s per minute, %d threads) -> %s",
         entry.name, len(frame), audio_minutes, seconds,

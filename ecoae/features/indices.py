@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ecoae.features import indices_fast
-from ecoae.features.segment_workers import map_segment_audio
+from ecoae.features.segment_workers import FeatureTable, map_segment_audio
 from ecoae.settings import AudioSettings, IndicesSettings, SettingsError
-from ecoae.store import SEGMENT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +338,7 @@ def partition_indices(
     audio: AudioSettings,
     settings: IndicesSettings | dict | None = None,
     threads: int = 1,
-) -> pd.DataFrame:
+) -> FeatureTable:
     """Indices of every segment of a segment-store partition.
 
     Parameters
@@ -357,21 +356,21 @@ def partition_indices(
 
     Returns
     -------
-    DataFrame
-        ``SEGMENT_KEY`` (same rows and order as ``segments``), one float64 column
-        per selected index, then the ``qc_*`` columns.
+    FeatureTable
+        ``features``: ``SEGMENT_KEY`` (order of ``segments``), one float64 column per
+        selected index, then the ``qc_*`` columns, for every segment whose audio could
+        be read; ``problems``: the others, with reasons.
     """
     import maad.features  # noqa: F401  (imported once here, inherited by forked workers)
     import maad.sound  # noqa: F401
 
     settings = resolve_settings(settings)
-    rows = map_segment_audio(
+    results = map_segment_audio(
         segment_indices, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "indices"
     )
     names = selected_indices(settings)
-    features = pd.DataFrame(rows, columns=names + QC_COLUMNS)
+    features = pd.DataFrame(results.rows, columns=names + QC_COLUMNS)
     features[names] = features[names].astype("float64")
     features[QC_COLUMNS[:3]] = features[QC_COLUMNS[:3]].astype(bool)
     features["qc_undefined"] = features["qc_undefined"].astype("int16")
-    keys = segments[SEGMENT_KEY].reset_index(drop=True)
-    return pd.concat([keys, features], axis=1)
+    return results.table(features)

@@ -25,9 +25,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ecoae.features.segment_workers import map_segment_audio
+from ecoae.features.segment_workers import FeatureTable, map_segment_audio
 from ecoae.settings import AudioSettings, MfccSettings
-from ecoae.store import SEGMENT_KEY
 
 QC_COLUMNS = ["qc_short", "qc_silent"]
 #: Audio (s) per extra worker process: below it, starting a process costs more than it saves.
@@ -236,7 +235,7 @@ def partition_mfcc(
     audio: AudioSettings,
     settings: MfccSettings | dict | None = None,
     threads: int = 1,
-) -> pd.DataFrame:
+) -> FeatureTable:
     """MFCC summary features of every segment of a segment-store partition.
 
     Parameters
@@ -254,8 +253,9 @@ def partition_mfcc(
 
     Returns
     -------
-    DataFrame
-        ``SEGMENT_KEY`` (rows and order of ``segments``), float32 feature columns, ``qc_*``.
+    FeatureTable
+        ``features``: ``SEGMENT_KEY`` (order of ``segments``), float32 feature columns,
+        ``qc_*``, for every segment whose audio could be read; ``problems``: the others.
     """
     import librosa  # noqa: F401  (imported once here, inherited by forked workers)
 
@@ -266,12 +266,11 @@ def partition_mfcc(
     )
     _dct_matrix(settings["n_mels"], settings["n_mfcc"])
     _window(settings["n_fft"])
-    rows = map_segment_audio(
+    results = map_segment_audio(
         segment_mfcc, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "mfcc"
     )
     columns = feature_columns(settings)
-    features = pd.DataFrame(rows, columns=columns + QC_COLUMNS)
+    features = pd.DataFrame(results.rows, columns=columns + QC_COLUMNS)
     features[columns] = features[columns].astype("float32")
     features[QC_COLUMNS] = features[QC_COLUMNS].astype(bool)
-    keys = segments[SEGMENT_KEY].reset_index(drop=True)
-    return pd.concat([keys, features], axis=1)
+    return results.table(features)

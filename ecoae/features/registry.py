@@ -1,9 +1,12 @@
 """Feature sets computed from each segment's audio, and how the workflow finds them.
 
 Every such set has the same shape: a config section (a class in :mod:`ecoae.settings`)
-and a function ``compute(segments, archive, audio, settings, threads) -> DataFrame`` that
-returns, for one segment-store partition, the segment key columns (rows and order of
-``segments``) followed by the set's feature columns and its ``qc_*`` flags. The
+and a function ``compute(segments, archive, audio, settings, threads) -> FeatureTable``
+that returns, for one segment-store partition, the segment key columns (order of
+``segments``) followed by the set's feature columns and its ``qc_*`` flags, plus the
+segments whose audio could not be used (:mod:`ecoae.problems`).
+:func:`ecoae.features.segment_workers.map_segment_audio` does the reading, the
+spreading over processes and the problem bookkeeping for it. The
 command line (``ecoae <set>``), the workflow rule (``features_audio.smk``), the stores,
 the evaluation and the timings all follow from one entry in :data:`AUDIO_FEATURE_SETS`.
 
@@ -35,7 +38,7 @@ class AudioFeatureSet:
     module : str
         Module holding the compute function (imported only when the set runs).
     function : str
-        ``compute(segments, archive, audio, settings, threads) -> DataFrame``.
+        ``compute(segments, archive, audio, settings, threads) -> FeatureTable``.
     section : str
         Its config section (a field of :class:`ecoae.settings.Settings`).
     """
@@ -54,7 +57,7 @@ class AudioFeatureSet:
         """The set's section of a whole configuration."""
         return getattr(config, self.section)
 
-    def compute(self) -> Callable[[pd.DataFrame, str, AudioSettings, Section, int], pd.DataFrame]:
+    def compute(self) -> Callable[[pd.DataFrame, str, AudioSettings, Section, int], tuple[pd.DataFrame, pd.DataFrame]]:
         """Import and return the compute function."""
         return getattr(importlib.import_module(self.module), self.function)
 

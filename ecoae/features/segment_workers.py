@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ecoae.archive.audio import load_audio
+from ecoae.archive.audio import AudioProblem, load_audio
+from ecoae.problems import problem_table
 from ecoae.settings import AudioSettings
+from ecoae.store import SEGMENT_KEY
 
 #: ``analyse(samples, sample_rate, settings) -> row``: what a stage computes for one segment.
 SegmentAnalysis = Callable[[np.ndarray, int, dict], dict]
@@ -72,9 +75,58 @@ def map_segments(
         return list(tqdm(pool.map(function, jobs, chunksize=chunk), **progress))
 
 
-def _analyse_segment(job: tuple) -> dict:
+@dataclass(frozen=True)
+class SegmentFailure:
+    """What a worker returns for a segment whose audio could not be used."""
+
+    reason: str
+
+
+class FeatureTable(NamedTuple):
+    """What a feature set computes for one partition.
+
+    Attributes
+    ----------
+    features : DataFrame
+        Segment key columns, feature columns and ``qc_*`` flags: one row per segment analysed.
+    problems : DataFrame
+        Segments left out, with reasons (:data:`ecoae.problems.PROBLEM_COLUMNS`).
+    """
+
+    features: pd.DataFrame
+    problems: pd.DataFrame
+
+
+@dataclass
+class SegmentResults:
+    """Per-segment results of one partition: the segments that worked and those that did not.
+
+    Attributes
+    ----------
+    keys : DataFrame
+        Segment key columns of the segments analysed, in partition order.
+    rows : list of dict
+        The analysis of each of them, aligned with ``keys``.
+    problems : DataFrame
+        The segments left out, with reasons (:func:`ecoae.problems.problem_table`).
+    """
+
+    keys: pd.DataFrame
+    rows: list[dict]
+    problems: pd.DataFrame
+
+    def table(self, features: pd.DataFrame) -> FeatureTable:
+        """Key columns followed by ``features`` (built from :attr:`rows`), and the problems."""
+        return FeatureTable(pd.concat([self.keys, features.reset_index(drop=True)], axis=1), self.problems)
+
+
+def _analyse_segment(job: tuple) -> dict | SegmentFailure:
     analyse, path, offset, duration, sample_rate, channel, settings = job
-    return analyse(load_audio(path, sample_rate, offset, duration, channel), sample_rate, settings)
+    try:
+        samples = load_audio(path, sample_rate, offset, duration, channel)
+    except AudioProblem as problem:
+        return SegmentFailure(str(problem))
+    return analyse(samples, sample_rate, settings)
 
 
 def map_segment_audio(
@@ -85,16 +137,19 @@ def map_segment_audio(
     settings: dict,
     threads: int,
     seconds_per_worker: float,
-    desc: str,
-) -> list[dict]:
+    stage: str,
+) -> SegmentResults:
     """Read each segment's audio and analyse it, over worker processes, in row order.
+
+    A segment whose audio cannot be used (:class:`~ecoae.archive.audio.AudioProblem`)
+    is left out and listed in the result's problems; the others are analysed.
 
     Parameters
     ----------
     analyse : callable
         Module-level ``analyse(samples, sample_rate, settings) -> dict``.
     segments : DataFrame
-        A segment store partition (``path``, ``offset``, ``duration``).
+        A segment store partition (key columns, ``path``, ``offset``, ``duration``).
     archive : str or Path
         Folder the ``path`` column is relative to.
     audio : AudioSettings
@@ -105,13 +160,12 @@ def map_segment_audio(
         Most worker processes; fewer for little audio (:func:`worker_count`).
     seconds_per_worker : float
         Audio that justifies one more worker.
-    desc : str
-        Label of the progress bar.
+    stage : str
+        The feature set's name: progress-bar label and the problems' ``stage``.
 
     Returns
     -------
-    list of dict
-        One row per segment.
+    SegmentResults
     """
     archive = Path(archive)
     jobs = [
@@ -119,4 +173,12 @@ def map_segment_audio(
         for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
     ]
     workers = worker_count(threads, float(segments["duration"].sum()), seconds_per_worker)
-    return map_segments(_analyse_segment, jobs, workers, desc=desc)
+    results = map_segments(_analyse_segment, jobs, workers, desc=stage)
+    failed = [position for position, result in enumerate(results) if isinstance(result, SegmentFailure)]
+    kept = np.ones(len(results), dtype=bool)
+    kept[failed] = False
+    return SegmentResults(
+        keys=segments.loc[kept, SEGMENT_KEY].reset_index(drop=True),
+        rows=[result for result in results if not isinstance(result, SegmentFailure)],
+        problems=problem_table(segments, failed, [results[i].reason for i in failed], stage),
+    )

@@ -28,8 +28,8 @@ PNG of the array shows low frequencies at the bottom); column 0 is the segment s
 Store
 -----
 ``results/spectrograms/site=<site>/date=<date>/part-0.parquet``: the segment key
-columns (:data:`IMAGE_KEY_COLUMNS`, same rows and order as the segment
-store) plus ``image``, a ``fixed_size_binary(16384)`` holding the uint8 pixels
+columns (:data:`IMAGE_KEY_COLUMNS`, same order as the segment store; a segment
+whose audio cannot be used is left out and listed in ``results/problems``) plus ``image``, a ``fixed_size_binary(16384)`` holding the uint8 pixels
 row-major. The rendering parameters are in the Parquet schema metadata under
 ``ecoae.features.spectrogram``.
 """
@@ -46,9 +46,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecoae.archive.audio import AudioProblem
 from ecoae.archive.segments import iter_segment_audio
 from ecoae.settings import AudioSettings, SpectrogramSettings
 from ecoae.layout import partition_of
+from ecoae.problems import problem_table
 from ecoae.store import SEGMENT_KEY, write_partition
 
 
@@ -243,6 +245,36 @@ def segment_image(samples: np.ndarray, settings: ImageRecipe, weights=None) -> n
     return np.ascontiguousarray(pixels[::-1])
 
 
+def _render(
+    segments: pd.DataFrame, archive: Path, settings: ImageRecipe, channel: str | int, threads: int, progress: bool
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Images of every segment (zeros where the audio failed) and ``{position: reason}`` of the failures."""
+    weights = sparse_band_weights(settings)
+    images = np.zeros((len(segments), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    failures: dict[int, str] = {}
+
+    def render_one(position: int) -> int:
+        row = segments.iloc[position : position + 1]
+        try:
+            _, samples = next(iter_segment_audio(row, archive, settings.sample_rate, channel))
+        except AudioProblem as problem:
+            failures[position] = str(problem)
+            return position
+        try:
+            images[position] = segment_image(samples, settings, weights)
+        except ValueError as error:
+            raise ValueError(f"{archive / row['path'].iloc[0]} at {row['offset'].iloc[0]} s: {error}") from error
+        return position
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        done = pool.map(render_one, range(len(segments)))
+        for _ in tqdm(done, total=len(segments), desc="spectrograms", unit="seg", disable=not progress):
+            pass
+    return images, failures
+
+
 def render_segments(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -251,7 +283,7 @@ def render_segments(
     threads: int = 1,
     progress: bool = False,
 ) -> np.ndarray:
-    """Render every segment of a table to an image.
+    """Render every segment of a table to an image; any unusable audio is an error.
 
     Parameters
     ----------
@@ -272,27 +304,46 @@ def render_segments(
     -------
     ndarray
         ``(n_segments, 128, 128)`` uint8, in the row order of ``segments``.
+
+    Raises
+    ------
+    AudioProblem
+        A segment's audio could not be used (see :func:`render_partition` to go on without it).
     """
-    weights = sparse_band_weights(settings)
-    images = np.empty((len(segments), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    archive = Path(archive)
-
-    def render_one(position: int) -> int:
-        row = segments.iloc[position : position + 1]
-        _, samples = next(iter_segment_audio(row, archive, settings.sample_rate, channel))
-        try:
-            images[position] = segment_image(samples, settings, weights)
-        except ValueError as error:
-            raise ValueError(f"{archive / row['path'].iloc[0]} at {row['offset'].iloc[0]} s: {error}") from error
-        return position
-
-    from tqdm import tqdm
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        done = pool.map(render_one, range(len(segments)))
-        for _ in tqdm(done, total=len(segments), desc="spectrograms", unit="seg", disable=not progress):
-            pass
+    images, failures = _render(segments, Path(archive), settings, channel, threads, progress)
+    if failures:
+        position, reason = min(failures.items())
+        raise AudioProblem(f"{Path(archive) / segments['path'].iloc[position]}: {reason}")
     return images
+
+
+def render_partition(
+    segments: pd.DataFrame,
+    archive: str | Path,
+    settings: ImageRecipe,
+    channel: str | int = "mix",
+    threads: int = 1,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Render the segments whose audio can be used; list the others as problems.
+
+    Parameters are those of :func:`render_segments`.
+
+    Returns
+    -------
+    kept : DataFrame
+        The rows of ``segments`` that were rendered, in order (index reset).
+    images : ndarray
+        ``(len(kept), 128, 128)`` uint8.
+    problems : DataFrame
+        The segments left out, with reasons (stage ``spectrograms``).
+    """
+    images, failures = _render(segments, Path(archive), settings, channel, threads, progress)
+    keep = np.ones(len(segments), dtype=bool)
+    keep[list(failures)] = False
+    failed = sorted(failures)
+    problems = problem_table(segments, failed, [failures[i] for i in failed], "spectrograms")
+    return segments[keep].reset_index(drop=True), images[keep], problems
 
 
 def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: ImageRecipe) -> pa.Table:

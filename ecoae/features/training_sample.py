@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ecoae.features.spectrogram import ImageRecipe, render_segments
+from ecoae.features.spectrogram import ImageRecipe, render_partition
 from ecoae.store import SEGMENT_KEY, read_partition, write_parquet_atomic
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ def render_training_images(
     Training reads its own images rather than the spectrogram store, so it depends on
     the frozen sample and the image settings only: new recordings never retrain, and a
     changed setting re-renders and retrains in the same run. Sampled segments whose
-    file has left the archive are dropped (and logged); training never blocks on them.
+    file has left the archive, or whose audio can no longer be used, are dropped (and
+    logged); training never blocks on them.
 
     Returns
     -------
@@ -97,7 +98,13 @@ def render_training_images(
     kept = sample[present].reset_index(drop=True)
     if kept.empty:
         raise ValueError(f"none of the sampled segments' files is in {archive}; delete the model folder to draw a new sample")
-    return kept, render_segments(kept, archive, recipe, channel, threads, progress=True)
+    kept, images, problems = render_partition(kept, archive, recipe, channel, threads, progress=True)
+    for problem in problems.itertuples(index=False):
+        log.warning("sampled segment dropped: %s at %g s: %s", problem.path, problem.offset, problem.reason)
+    if kept.empty:
+        raise ValueError(f"none of the sampled segments' audio can be used (reasons above); "
+                         "delete the model folder to draw a new sample")
+    return kept, images
 
 
 def split_validation(sample: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:

@@ -6,7 +6,8 @@ rule audio_features:
     input:
         L.segments(),
     output:
-        L.features("{feature_set}"),
+        features=L.features("{feature_set}"),
+        problems=L.problems("{feature_set}"),
     log:
         L.log("{feature_set}"),
     benchmark:
@@ -22,7 +23,8 @@ rule audio_features:
         settings=audio_feature_settings,
     shell:
         "{ECOAE} {wildcards.feature_set:q} {input:q} --archive {params.archive:q} --audio {params.audio:q}"
-        " --settings {params.settings:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} --threads {threads} --out {output.features:q}"
+        " --problems {output.problems:q} > {log:q} 2>&1"
 
 
 for _name in AUDIO_FEATURE_SETS:

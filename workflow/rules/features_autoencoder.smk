@@ -12,7 +12,8 @@ rule spectrograms:
     input:
         L.segments(),
     output:
-        L.spectrograms(),
+        images=L.spectrograms(),
+        problems=L.problems("spectrograms"),
     log:
         L.log("spectrograms"),
     benchmark:
@@ -25,8 +26,9 @@ rule spectrograms:
         audio=S.audio.to_json(),
         settings=S.spectrogram.to_json(),
     shell:
-        "{ECOAE} spectrograms {input:q} --archive {params.archive:q} --out {output:q}"
-        " --audio {params.audio:q} --settings {params.settings:q} --threads {threads} > {log:q} 2>&1"
+        "{ECOAE} spectrograms {input:q} --archive {params.archive:q} --out {output.images:q}"
+        " --problems {output.problems:q} --audio {params.audio:q} --settings {params.settings:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 FITTED_MODELS = TRAINED_MODELS + S.pca.models()
