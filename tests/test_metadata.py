@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecoae.archive.metadata import compile_patterns, from_audiomoth_comment, from_filename, from_guano
+from ecoae.archive.metadata import (
+    FileMetadata, compile_patterns, from_audiomoth_comment, from_filename, from_guano, merge,
+)
 
 PATTERNS = compile_patterns()
 
@@ -53,3 +55,39 @@ def test_guano_with_and_without_offset():
     aware = from_guano("GUANO|Version: 1.0\nTimestamp: 2019-08-06T23:07:49-05:00")
     assert aware.start.utcoffset() == timedelta(hours=-5)
     assert from_guano("GUANO|Version: 1.0\nTimestamp: garbage").start is None
+
+
+def test_impossible_audiomoth_date_gives_no_start_and_says_why():
+    meta = from_audiomoth_comment("Recorded at 12:00:00 31/02/2024 (UTC) by AudioMoth 24F319055FDF2F5B")
+    assert meta.start is None and meta.source is None
+    assert meta.serial == "24F319055FDF2F5B" and meta.recorder == "AudioMoth"
+    assert "31/02/2024" in meta.problem and "day is out of range" in meta.problem
+
+
+@pytest.mark.parametrize("zone", ["(UTC+25)", "(UTC+ab)", "(UTC+5:75)", "(UTC-13)", "(UTC+1:2)", "(UTC 1)"])
+def test_malformed_audiomoth_offset_gives_no_start_and_says_why(zone):
+    meta = from_audiomoth_comment(f"Recorded at 19:30:00 04/01/2022 {zone} by AudioMoth 24F319055FDF2F5B")
+    assert meta.start is None and meta.serial == "24F319055FDF2F5B"
+    assert "UTC offset" in meta.problem
+
+
+@pytest.mark.parametrize("stamp", ["2019-02-30T23:07:49", "2019-08-06T23:07:49+25:00", "garbage"])
+def test_bad_guano_timestamp_gives_no_start_and_says_why(stamp):
+    meta = from_guano(f"GUANO|Version: 1.0\nTimestamp: {stamp}\nSerial: X1")
+    assert meta.start is None and meta.serial == "X1"
+    assert meta.problem.startswith(f"GUANO Timestamp {stamp!r}")
+
+
+def test_impossible_date_in_a_name_is_a_problem():
+    assert "20240231 120000" in from_filename("20240231_120000", PATTERNS).problem
+    assert from_filename("no_time_here", PATTERNS).problem is None
+
+
+def test_merge_keeps_the_first_start_and_every_problem():
+    broken = FileMetadata(recorder="AudioMoth", problem="comment broken")
+    named = FileMetadata(datetime(2024, 3, 1, 12), "filename:audiomoth", problem=None)
+    odd = FileMetadata(problem="name odd")
+    merged = merge(broken, named, odd)
+    assert merged.start == datetime(2024, 3, 1, 12) and merged.source == "filename:audiomoth"
+    assert merged.recorder == "AudioMoth" and merged.problem == "comment broken; name odd"
+    assert merge(FileMetadata(), named).problem is None

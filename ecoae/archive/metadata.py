@@ -27,7 +27,7 @@ FILENAME_PATTERNS: dict[str, str] = {
 
 _AUDIOMOTH_COMMENT = re.compile(
     r"Recorded at (?P<time>\d{2}:\d{2}:\d{2}) (?P<date>\d{2}/\d{2}/\d{4}) "
-    r"\(UTC(?P<offset>[+-]\d{1,2}(?::?\d{2})?)?\)"
+    r"\(UTC(?P<offset>[^)]*)\)"
     r"(?: by (?P<device>AudioMoth) (?P<serial>[0-9A-F]{16}))?"
 )
 
@@ -46,12 +46,16 @@ class FileMetadata:
         Recorder model or convention (``"AudioMoth"``, ``"songmeter_sm3"``, ...).
     serial : str or None
         Recorder serial number or prefix.
+    problem : str or None
+        Why a start time the source carries could not be used (an impossible date,
+        a malformed offset), so that the inventory can say so; None when all is well.
     """
 
     start: datetime | None = None
     source: str | None = None
     recorder: str | None = None
     serial: str | None = None
+    problem: str | None = None
 
 
 def _parse_date_time(date: str, time: str) -> datetime | None:
@@ -112,29 +116,46 @@ def from_filename(stem: str, patterns: list[tuple[str, re.Pattern[str]]]) -> Fil
     Returns
     -------
     FileMetadata
-        Empty when no pattern yields a valid date and time.
+        Without ``start`` when no pattern yields a valid date and time; ``problem``
+        then names the first date and time a pattern found but could not use.
     """
+    problem = None
     for name, regex in patterns:
         match = regex.search(stem)
         if not match:
             continue
         start = _parse_date_time(match["date"], match["time"])
         if start is None:
+            problem = problem or f"file name: {match['date']} {match['time']} is not a valid date and time"
             continue
         serial = match.groupdict().get("serial")
         recorder = "AudioMoth" if name == "audiomoth" else _songmeter_model(serial)
         return FileMetadata(start, f"filename:{name}", recorder, serial)
-    return FileMetadata()
+    return FileMetadata(problem=problem)
 
 
-def _utc_offset(text: str | None) -> timezone:
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
+
+
+def _utc_offset(text: str) -> timezone:
+    """The zone of an AudioMoth ``UTC<text>``: ``""``, ``+1``, ``-5``, ``+10:30``, ``+0530``.
+
+    Raises
+    ------
+    ValueError
+        On anything else, or an offset beyond the real-world range (-12 h to +14 h).
+    """
     if not text:
         return timezone.utc
-    sign = -1 if text[0] == "-" else 1
-    body = text[1:].replace(":", "")
-    hours = int(body[:-2]) if len(body) > 2 else int(body)
-    minutes = int(body[-2:]) if len(body) > 2 else 0
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    match = _OFFSET.fullmatch(text)
+    if not match:
+        raise ValueError(f"malformed UTC offset 'UTC{text}'")
+    sign = -1 if match["sign"] == "-" else 1
+    hours, minutes = int(match["hours"]), int(match["minutes"] or 0)
+    offset = sign * timedelta(hours=hours, minutes=minutes)
+    if minutes >= 60 or not timedelta(hours=-12) <= offset <= timedelta(hours=14):
+        raise ValueError(f"UTC offset 'UTC{text}' is out of range")
+    return timezone(offset)
 
 
 def from_audiomoth_comment(comment: str | None) -> FileMetadata:
@@ -148,13 +169,19 @@ def from_audiomoth_comment(comment: str | None) -> FileMetadata:
     Returns
     -------
     FileMetadata
-        Timezone-aware start, recorder ``"AudioMoth"`` and serial when present.
+        Timezone-aware start, recorder ``"AudioMoth"`` and serial when present. An
+        impossible date or a malformed offset gives no start and says why in ``problem``.
     """
     match = _AUDIOMOTH_COMMENT.search(comment or "")
     if not match:
         return FileMetadata()
-    naive = datetime.strptime(f"{match['date']} {match['time']}", "%d/%m/%Y %H:%M:%S")
-    start = naive.replace(tzinfo=_utc_offset(match["offset"]))
+    stamp = f"{match['time']} {match['date']} (UTC{match['offset']})"
+    try:
+        naive = datetime.strptime(f"{match['date']} {match['time']}", "%d/%m/%Y %H:%M:%S")
+        start = naive.replace(tzinfo=_utc_offset(match["offset"]))
+    except ValueError as error:
+        problem = f"AudioMoth comment: {stamp!r} is not a valid time ({error})"
+        return FileMetadata(recorder="AudioMoth", serial=match["serial"], problem=problem)
     return FileMetadata(start, "audiomoth_comment", "AudioMoth", match["serial"])
 
 
@@ -179,26 +206,29 @@ def from_guano(text: str | None) -> FileMetadata:
     Returns
     -------
     FileMetadata
-        ``start`` is aware when the GUANO timestamp carries an offset or ``Z``.
+        ``start`` is aware when the GUANO timestamp carries an offset or ``Z``; a
+        timestamp that is not a valid ISO 8601 time gives no start and says why in ``problem``.
     """
     fields = parse_guano(text)
-    start = None
+    start, problem = None, None
     stamp = fields.get("Timestamp")
     if stamp:
         try:
             start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            start = None
+        except ValueError as error:
+            problem = f"GUANO Timestamp {stamp!r} is not a valid ISO 8601 time ({error})"
     recorder = " ".join(v for v in (fields.get("Make"), fields.get("Model")) if v) or None
-    return FileMetadata(start, "guano" if start else None, recorder, fields.get("Serial"))
+    return FileMetadata(start, "guano" if start else None, recorder, fields.get("Serial"), problem)
 
 
 def merge(*sources: FileMetadata) -> FileMetadata:
-    """Combine sources, earlier ones taking precedence field by field."""
+    """Combine sources, earlier ones taking precedence field by field; problems add up."""
     merged = FileMetadata()
     for meta in sources:
         if merged.start is None and meta.start is not None:
             merged.start, merged.source = meta.start, meta.source
         merged.recorder = merged.recorder or meta.recorder
         merged.serial = merged.serial or meta.serial
+        if meta.problem:
+            merged.problem = f"{merged.problem}; {meta.problem}" if merged.problem else meta.problem
     return merged

@@ -13,7 +13,7 @@ from pathlib import Path
 import soundfile as sf
 
 from ecoae.archive import riff
-from ecoae.archive.metadata import FileMetadata, from_audiomoth_comment, from_guano
+from ecoae.archive.metadata import FileMetadata, from_audiomoth_comment, from_guano, merge
 
 
 class Unusable(Exception):
@@ -50,13 +50,12 @@ class AudioHeader:
 
 
 def _embedded_metadata(layout: riff.RiffLayout) -> FileMetadata:
-    for source in (from_guano(layout.guano), from_audiomoth_comment(layout.info.get("ICMT"))):
-        if source.start is not None or source.serial is not None:
-            return source
+    """What the file says about itself: GUANO first, then the AudioMoth comment and artist."""
     artist = layout.info.get("IART", "")
+    moth = FileMetadata()
     if artist.startswith("AudioMoth"):
-        return FileMetadata(recorder="AudioMoth", serial=artist.split()[-1])
-    return FileMetadata()
+        moth = FileMetadata(recorder="AudioMoth", serial=artist.split()[-1])
+    return merge(from_guano(layout.guano), from_audiomoth_comment(layout.info.get("ICMT")), moth)
 
 
 def probe(path: Path, accept_truncated: bool = False) -> AudioHeader:
