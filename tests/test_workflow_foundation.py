@@ -81,3 +81,13 @@ def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):
 def test_bad_config_value_is_named(tmp_path):
     run = snakemake("-n", "--config", "archive=/nonexistent", f"results={tmp_path}", "segmnets=1", check=False)
     assert run.returncode != 0 and "'segmnets' was unexpected" in run.stdout + run.stderr
+
+
+def test_missing_archive_stops_at_start_with_one_line(tmp_path):
+    results = tmp_path / "results"
+    run = snakemake("--cores", "1", "--config", f"archive={tmp_path / 'nowhere'}", f"results={results}", check=False)
+    assert run.returncode != 0
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if "is not a folder" in line]
+    assert lines == [f"config archive: {tmp_path / 'nowhere'} is not a folder; pass --config "
+                     "archive=/path/to/recordings (or leave archive empty to run the demo archive)"]
+    assert "Traceback" not in run.stderr and not results.exists()

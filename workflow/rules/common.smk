@@ -38,6 +38,11 @@ def ecoae_command():
 ECOAE = ecoae_command()
 DEMO = not S.archive
 ARCHIVE = str(Path(S.archive or "demo_archive").resolve())
+if not DEMO and not Path(ARCHIVE).is_dir():
+    raise WorkflowError(
+        f"config archive: {ARCHIVE} is not a folder; pass --config archive=/path/to/recordings"
+        " (or leave archive empty to run the demo archive)"
+    )
 
 
 wildcard_constraints:
