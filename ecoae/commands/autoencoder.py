@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     train.add_argument("--training", type=json_object, default={}, help=section_help("autoencoder.training"))
     train.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     train.add_argument("--threads", type=int, default=1, help="CPU threads of torch (default 1)")
+    train.add_argument("--log", metavar="FILE",
+                       help="write the full log to FILE and only one line per evaluation (losses, time left) "
+                            "to stderr; without it, both go to stderr")
     train.set_defaults(handler=run_train)
 
     encode = subparsers.add_parser("encode", help="write auto-encoder features of one partition")
@@ -150,19 +153,36 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def _evaluation_printer(name: str, console: int, also_log: bool):
+    """Callback of ``train_model``: one whole line per evaluation on ``console`` (and in the log)."""
+    from ecoae.commands.console import write_line
+    from ecoae.features.training import progress_line
+
+    def show(row: dict, steps: int, stopping: bool) -> None:
+        line = progress_line(name, row, steps, stopping)
+        write_line(console, line)
+        if also_log:
+            log.info(line)
+
+    return show
+
+
 def run_train(args) -> int:
-    """Train one model and write its folder."""
+    """Train one model and write its folder; one progress line per evaluation on the console."""
+    from ecoae.commands.console import output_to_file
     from ecoae.features.autoencoder import Architecture, select_device
     from ecoae.features.training import train_model
     from ecoae.settings import ModelSettings, TrainingSettings
 
-    _set_threads(args.threads)
-    device = select_device(args.device)
-    model = ModelSettings.from_mapping(args.model, "autoencoder.models entry")
-    training = TrainingSettings.from_mapping(args.training, "autoencoder.training")
-    train_model(args.images, args.out_dir, Architecture.from_mapping(model.architecture()), training, device,
-                progress=True)
-    log.info("model written to %s", args.out_dir)
+    with output_to_file(args.log) as console:
+        _set_threads(args.threads)
+        device = select_device(args.device)
+        model = ModelSettings.from_mapping(args.model, "autoencoder.models entry")
+        training = TrainingSettings.from_mapping(args.training, "autoencoder.training")
+        show = _evaluation_printer(Path(args.out_dir).name, console, also_log=args.log is not None)
+        train_model(args.images, args.out_dir, Architecture.from_mapping(model.architecture()), training, device,
+                    progress=False, on_evaluation=show)
+        log.info("model written to %s", args.out_dir)
     return 0
 
 

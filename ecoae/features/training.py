@@ -23,6 +23,7 @@ import platform
 import time
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,10 @@ from ecoae.settings import TrainingSettings
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "ecoae-autoencoder/1"
+
+#: Called after each evaluation with the new history row, the planned number of steps
+#: and whether training stops there (early stopping).
+EvaluationCallback = Callable[[dict, int, bool], None]
 
 
 # --------------------------------------------------------------------------- training
@@ -109,6 +114,7 @@ def train_autoencoder(
     settings: TrainingSettings,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    on_evaluation: EvaluationCallback | None = None,
 ) -> tuple[ConvAutoEncoder, list[dict]]:
     """Train a fresh network on uint8 images with early stopping on the validation loss.
 
@@ -126,6 +132,8 @@ def train_autoencoder(
         Where to train.
     progress : bool
         Show a progress bar (one tick per optimiser step) on stderr.
+    on_evaluation : callable, optional
+        Called after each evaluation (see :data:`EvaluationCallback` and :func:`progress_line`).
 
     Returns
     -------
@@ -194,13 +202,55 @@ def train_autoencoder(
             best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         else:
             stale += 1
-            if stale >= settings.patience:
-                log.info("early stop at step %d (best loss %.6f)", step, best_loss)
-                break
+        stopping = stale >= settings.patience
+        if on_evaluation is not None:
+            on_evaluation(history[-1], steps, stopping)
+        if stopping:
+            log.info("early stop at step %d (best loss %.6f)", step, best_loss)
+            break
     model.load_state_dict(best_state)
     model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     return model, history
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def progress_line(name: str, row: dict, steps: int, stopping: bool = False) -> str:
+    """One line for the console after an evaluation: where training is, its losses and the time left.
+
+    Parameters
+    ----------
+    name : str
+        The model's name.
+    row : dict
+        The evaluation's history row (see :func:`train_autoencoder`).
+    steps : int
+        Planned optimiser steps of the run.
+    stopping : bool
+        Training stops early at this evaluation.
+
+    Returns
+    -------
+    str
+        E.g. ``[train explicit384] step 400/2000  epoch 6.4  train 0.00310  val 0.00290  lr 2.9e-03
+        ~3 min left``; the time left assumes the run goes on to its last step.
+    """
+    validation = "" if math.isnan(row["validation_loss"]) else f"  val {row['validation_loss']:.5f}"
+    if stopping:
+        tail = f"early stop after {_duration(row['seconds'])}"
+    elif row["step"] >= steps:
+        tail = f"done in {_duration(row['seconds'])}"
+    else:
+        tail = f"~{_duration(row['seconds'] / row['step'] * (steps - row['step']))} left"
+    return (f"[train {name}] step {row['step']}/{steps}  epoch {row['epoch']:.1f}  train {row['train_loss']:.5f}"
+            f"{validation}  lr {row['learning_rate']:.1e}  {tail}")
 
 
 # --------------------------------------------------------------------------- checkpoint
@@ -291,6 +341,7 @@ def train_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
     figure_images: int = 8,
+    on_evaluation: EvaluationCallback | None = None,
 ) -> Path:
     """Train one model on its training images and write everything under ``out_dir``.
 
@@ -299,6 +350,8 @@ def train_model(
     images_path : str or Path
         The model's ``training_images.parquet`` (``ecoae training-images``), whose
         metadata records the image recipe and the training sample's hash.
+    progress, on_evaluation
+        See :func:`train_autoencoder`.
 
     Writes ``model.pt`` (see :func:`save_checkpoint`), ``history.tsv``, ``quality.tsv``
     (:func:`ecoae.features.quality.model_quality`: the model and PCAs of the same
@@ -311,7 +364,7 @@ def train_model(
     validation = split_validation(keys, settings.validation_fraction, settings.seed)
     log.info("training %s/%d on %d images (%d held out for validation) on %s",
              architecture.variant, architecture.feature_size, len(images), validation.sum(), device)
-    model, history = train_autoencoder(images, validation, architecture, settings, device, progress)
+    model, history = train_autoencoder(images, validation, architecture, settings, device, progress, on_evaluation)
     name = out_dir.name
     held_out = images[validation] if validation.any() else images
     reconstructions = reconstruct(model, held_out, device=device)
