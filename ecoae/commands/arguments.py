@@ -43,3 +43,13 @@ def section_help(section: str, note: str = "", entry: bool = False) -> str:
             f"(types and ranges: {schema_file(section)}); keys left out take ecoae's defaults")
     return f"{text} ({note})" if note else text
 
+
+
+def timestamp(value: str):
+    """``--at`` and similar: a date and time (a ``pandas.Timestamp``), else a usage error."""
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date and time: {value!r} (e.g. '2024-05-01 06:30')") from None

@@ -1,5 +1,5 @@
 """Sub-commands of the image stage: spectrograms, train-sample, training-images, train, encode,
-fit-pca, encode-pca (the linear baseline of the same images) and render."""
+fit-pca and encode-pca (the linear baseline of the same images)."""
 
 from __future__ import annotations
 
@@ -82,15 +82,6 @@ def register(subparsers) -> None:
     project.add_argument("--out", required=True, help="feature store file to write")
     project.add_argument("--segments", help="segment store file of the partition, to check the keys against")
     project.set_defaults(handler=run_encode_pca)
-
-    render = subparsers.add_parser("render", help="save spectrogram images as PNG for a person to look at")
-    render.add_argument("spectrograms", help="a spectrogram store file, or a folder searched recursively")
-    render.add_argument("--out-dir", required=True, help="folder for the PNG files")
-    render.add_argument("--recording-id", help="render this recording's segments (all, or --segment-index)")
-    render.add_argument("--segment-index", type=int, help="with --recording-id: only this segment")
-    render.add_argument("--sample", type=int, default=0, help="render this many segments drawn at random")
-    render.add_argument("--seed", type=int, default=0, help="seed of --sample")
-    render.set_defaults(handler=run_render)
 
 
 def _add_image_settings(parser) -> None:
@@ -228,41 +219,4 @@ def run_encode_pca(args) -> int:
     from ecoae.features.pca import encode_partition_pca
 
     encode_partition_pca(args.spectrograms, args.model, args.out, args.segments)
-    return 0
-
-
-def run_render(args) -> int:
-    """Write chosen or randomly drawn spectrograms as labelled PNG figures."""
-    import numpy as np
-    import pandas as pd
-
-    from ecoae.features.spectrogram_png import save_spectrogram_png
-    from ecoae.features.spectrogram import read_spectrograms
-
-    source = Path(args.spectrograms)
-    files = [source] if source.is_file() else sorted(source.rglob("part-0.parquet"))
-    if not files:
-        log.error("no spectrogram store files at %s; run the spectrogram step first", source)
-        return 1
-    parts = [read_spectrograms(path) + (path,) for path in files]
-    table = pd.concat([keys.assign(store_file=n, store_row=np.arange(len(keys))) for n, (keys, *_rest) in enumerate(parts)],
-                      ignore_index=True)
-    if args.recording_id is not None:
-        table = table[table["recording_id"] == args.recording_id]
-        if args.segment_index is not None:
-            table = table[table["segment_index"] == args.segment_index]
-    if args.sample:
-        rng = np.random.default_rng(args.seed)
-        table = table.iloc[np.sort(rng.choice(len(table), size=min(args.sample, len(table)), replace=False))]
-    elif args.recording_id is None:
-        log.error("say which segments: --recording-id [--segment-index], or --sample N")
-        return 2
-    if table.empty:
-        log.error("no matching segment in %s", source)
-        return 1
-    out_dir = Path(args.out_dir)
-    for row in table.itertuples(index=False):
-        keys, images, settings, _path = parts[row.store_file]
-        written = save_spectrogram_png(images[row.store_row], keys.iloc[row.store_row], settings, out_dir)
-        print(written)
     return 0
