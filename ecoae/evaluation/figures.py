@@ -1,12 +1,16 @@
 """Figures of the evaluation report (PNG files under ``results/evaluation/figures``).
 
+Every figure that shows feature sets gives each set the same colour
+(:func:`set_colours`, from the sorted names of the run's sets).
+
+- ``archive.png``: hours of audio per site and day (the archive's calendar);
 - ``scores.png``: balanced accuracy of every set per task and timescale;
 - ``projection_<set>.png``: 2-D PCA (and UMAP when installed) of a set's
   segments, coloured by each task's labels;
 - ``diel_<set>.png``: mean per local hour and site of a few indices, or of the
   first principal components of the other sets;
 - ``confusion_<task>_<timescale>.png``: out-of-fold confusion matrices;
-- ``timings.png``: seconds of compute per minute of audio;
+- ``timings.png``: seconds of compute per minute of audio (set colours, stages hatched);
 - ``ae_<model>_loss_curve.png`` / ``ae_<model>_reconstructions.png``: copied
   from the auto-encoder training outputs when present.
 """
@@ -21,9 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecoae.evaluation import overview
 from ecoae.evaluation.classify import prepare_features
 from ecoae.evaluation.labels import label_column
 from ecoae.evaluation.stores import SET_SEPARATOR
+
+
+#: Section of the figures the report shows in its overview of the archive, not under Figures.
+ARCHIVE_SECTION = "Archive"
 
 
 @dataclass
@@ -55,6 +64,19 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def set_colours(feature_sets) -> dict[str, tuple[float, float, float, float]]:
+    """One colour per feature set, the same in every figure of a run.
+
+    Colours follow the sorted set names (``tab10``, ``tab20`` beyond ten sets), so
+    they depend on which sets the run holds, not on the order a figure meets them.
+    """
+    import matplotlib
+
+    names = sorted(set(feature_sets))
+    palette = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: palette(i % palette.N) for i, name in enumerate(names)}
+
+
 def _standardised(values: np.ndarray) -> np.ndarray:
     values = prepare_features(values)
     keep = ~np.all(np.isnan(values), axis=0)
@@ -83,14 +105,34 @@ def _umap(values: np.ndarray) -> np.ndarray | None:
     return umap.UMAP(n_neighbors=neighbours, random_state=0).fit_transform(_standardised(values))
 
 
-def score_figure(metrics: pd.DataFrame, model: str, path: Path) -> Path | None:
-    """Bar chart of balanced accuracy ± fold spread per task, timescale and set."""
+def score_figure(metrics: pd.DataFrame, model: str, path: Path, colours: dict | None = None) -> Path | None:
+    """Bar chart of balanced accuracy ± fold spread per task, timescale and set (see :func:`draw_scores`)."""
+    fig = draw_scores(metrics, model, colours)
+    return None if fig is None else _save(fig, path)
+
+
+def draw_scores(metrics: pd.DataFrame, model: str, colours: dict | None = None):
+    """Draw the score bars; the legend sits below the panels, clear of every bar.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+    model : str
+    colours : dict, optional
+        Set name -> colour (default: :func:`set_colours` of the sets in ``metrics``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when ``model`` has no scores.
+    """
     mine = metrics[metrics["model"] == model]
     if mine.empty:
         return None
+    colours = colours or set_colours(mine["feature_set"])
     plt = _pyplot()
     tasks = list(dict.fromkeys(mine["task"]))
-    sets = list(dict.fromkeys(mine["feature_set"]))
+    sets = sorted(set(mine["feature_set"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     width = 0.8 / len(sets)
     for ax, task in zip(axes[0], tasks):
@@ -99,7 +141,7 @@ def score_figure(metrics: pd.DataFrame, model: str, path: Path) -> Path | None:
         for i, name in enumerate(sets):
             sub = rows[rows["feature_set"] == name].set_index("timescale").reindex(scales)
             ax.bar(np.arange(len(scales)) + i * width, sub["balanced_accuracy_mean"], width,
-                   yerr=sub["balanced_accuracy_std"], capsize=2, label=name)
+                   yerr=sub["balanced_accuracy_std"], capsize=2, label=name, color=colours[name])
         chance = rows.groupby("timescale")["chance_balanced_accuracy"].first().reindex(scales)
         for j, value in enumerate(chance):
             ax.hlines(value, j - 0.1, j + 0.9, colors="black", linestyles="dotted")
@@ -107,8 +149,11 @@ def score_figure(metrics: pd.DataFrame, model: str, path: Path) -> Path | None:
         ax.set_ylim(0, 1.05)
         ax.set_title(task)
         ax.set_ylabel("balanced accuracy")
-    axes[0][-1].legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(len(sets), 5), frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def projection_figure(frame: pd.DataFrame, set_name: str, columns: list[str], tasks: list[str],
@@ -210,24 +255,65 @@ def confusion_figure(confusion: pd.DataFrame, task: str, timescale: str, path: P
     return _save(fig, path)
 
 
-def timing_figure(timings: pd.DataFrame, path: Path) -> Path | None:
-    """Stacked bars of compute seconds per minute of audio, by set and stage."""
+HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++")
+
+
+def timing_figure(timings: pd.DataFrame, path: Path, colours: dict | None = None) -> Path | None:
+    """Stacked bars of compute seconds per minute of audio (see :func:`draw_timings`)."""
+    fig = draw_timings(timings, colours)
+    return None if fig is None else _save(fig, path)
+
+
+def draw_timings(timings: pd.DataFrame, colours: dict | None = None):
+    """Draw stacked bars of CPU seconds per audio minute: one bar per set in its colour, stages hatched.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None without per-minute records.
+    """
     if timings.empty:
         return None
     stages = timings[(timings["kind"] == "per_partition") & (timings["stage"] != "total")]
     if stages.empty or stages["cpu_s_per_audio_min"].isna().all():
         return None
     table = stages.pivot_table(index="feature_set", columns="stage", values="cpu_s_per_audio_min", aggfunc="sum")
+    colours = colours or set_colours(table.index)
     plt = _pyplot()
+    from matplotlib.patches import Patch
+
     fig, ax = plt.subplots(figsize=(1.6 * len(table) + 2.5, 3.4))
     bottom = np.zeros(len(table))
-    for stage in table.columns:
+    for stage, hatch in zip(table.columns, HATCHES * len(table.columns)):
         values = table[stage].fillna(0).to_numpy()
-        ax.bar(table.index, values, bottom=bottom, label=stage)
+        ax.bar(table.index, values, bottom=bottom, color=[colours[name] for name in table.index],
+               hatch=hatch, edgecolor="white", linewidth=0.8)
         bottom += values
+    legend = [Patch(facecolor="0.6", edgecolor="white", hatch=hatch, label=stage)
+              for stage, hatch in zip(table.columns, HATCHES * len(table.columns))]
+    ax.legend(handles=legend, fontsize=8, title="stage", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_ylabel("CPU seconds per minute of audio")
-    ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=20)
+    return fig
+
+
+def calendar_figure(recordings: pd.DataFrame, path: Path) -> Path | None:
+    """Heat map of the archive: sites x days, hours of audio per cell (blank: no recording)."""
+    table, unit = overview.calendar(recordings)
+    if table.empty:
+        return None
+    plt = _pyplot()
+    import matplotlib
+
+    days, sites = table.shape[1], table.shape[0]
+    fig, ax = plt.subplots(figsize=(min(18.0, 2.5 + 0.28 * days), min(30.0, 1.2 + 0.32 * sites)))
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#f2f2f2")
+    image = ax.imshow(np.ma.masked_equal(table.to_numpy(float), 0.0), aspect="auto", cmap=cmap,
+                      interpolation="nearest", vmin=0)
+    step = max(1, days // 40)
+    ax.set_xticks(range(0, days, step), table.columns[::step], rotation=90, fontsize=7)
+    ax.set_yticks(range(sites), table.index, fontsize=7 if sites > 20 else 8)
+    fig.colorbar(image, ax=ax, label=f"{unit} of audio" if unit == "hours" else unit, fraction=0.03, pad=0.01)
     return _save(fig, path)
 
 
@@ -262,8 +348,14 @@ def make_all(results, segment_frame: pd.DataFrame, feature_sets: dict[str, list[
         if path is not None:
             made.append(Figure(Path(path), title, caption, section))
 
+    colours = set_colours(feature_sets)
+    recordings = results.archive.recordings
+    add(calendar_figure(recordings, figure_dir / "archive.png") if recordings is not None else None,
+        "Recordings per site and day",
+        "Audio per site and local day from the inventory: hours (recordings when the inventory has no "
+        "durations); grey: no recording that day.", ARCHIVE_SECTION)
     model = settings["summary_model"]
-    add(score_figure(results.metrics, model, figure_dir / "scores.png"), "Scores",
+    add(score_figure(results.metrics, model, figure_dir / "scores.png", colours), "Scores",
         f"Balanced accuracy ({model}), mean over grouped folds; bars: standard deviation over folds; "
         "dotted: chance.", "Scores")
     for task in dict.fromkeys(results.confusion["task"]) if not results.confusion.empty else []:
@@ -282,7 +374,8 @@ def make_all(results, segment_frame: pd.DataFrame, feature_sets: dict[str, list[
         add(diel_figure(segment_frame, name, columns, settings["diel_indices"], figure_dir / f"diel_{_safe(name)}.png"),
             f"Diel curves: {name}", "Mean per local hour and site (indices by name; other sets: first principal "
             "components of standardised features).", "Diel curves")
-    add(timing_figure(results.timings, figure_dir / "timings.png"), "Compute cost",
-        "CPU seconds per minute of audio, by stage, from the workflow's benchmark records.", "Compute cost")
+    add(timing_figure(results.timings, figure_dir / "timings.png", colours), "Compute cost",
+        "CPU seconds per minute of audio, by stage (hatching), from the workflow's benchmark records; "
+        "each set has its colour of the score figure.", "Compute cost")
     made.extend(model_figures(models_dir, list(feature_sets), figure_dir))
     return made

@@ -1,4 +1,10 @@
-"""The self-contained HTML report (figures embedded, opens in any browser)."""
+"""The self-contained HTML report (figures embedded, opens in any browser).
+
+Its first screen holds the summary: each feature set's compute cost beside its
+scores, then the sentences. The archive's overview follows, then the data,
+method, results and figures. In every table only the best cell of each column is
+marked (a score only when it is above chance), never a whole row.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,13 @@ import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ecoae.evaluation.figures import Figure
+from ecoae.evaluation import overview
+from ecoae.evaluation.figures import ARCHIVE_SECTION, Figure
 from ecoae.evaluation.quality import quality_sentences
-from ecoae.evaluation.summary import Summary
+from ecoae.evaluation.summary import ABOVE_CHANCE, Summary, set_costs, window_note
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
@@ -18,17 +26,25 @@ color:#222;line-height:1.45}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}th{background:#f2f2f2}
-td.text,th.text{text-align:left}tr.best td{font-weight:600;background:#eef6ee}
+td.text,th.text{text-align:left}td.best{font-weight:700;background:#e3f1e3}tr.total td{font-weight:600}
 figure{margin:1em 0 2em}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
 .summary li{margin:.3em 0}.note{color:#555;font-size:.9em}
 """
 
-# Counts the images that decoded, so a headless browser can check the report (data-images-loaded).
+# Counts the images that decoded (data-images-loaded) and states where the elements marked
+# data-first-screen lie on the page (data-first-screen-layout="name:top-bottom;..." in CSS pixels),
+# so a headless browser can check the report and its first screen.
 SCRIPT = """
 window.addEventListener('load', function () {
   var images = Array.from(document.images);
   var ok = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   document.body.setAttribute('data-images-loaded', ok + '/' + images.length);
+  var spots = Array.from(document.querySelectorAll('[data-first-screen]')).map(function (e) {
+    var r = e.getBoundingClientRect();
+    return e.getAttribute('data-first-screen') + ':' + Math.round(r.top + window.scrollY) + '-'
+      + Math.round(r.bottom + window.scrollY);
+  });
+  document.body.setAttribute('data-first-screen-layout', spots.join(';'));
 });
 """
 
@@ -37,46 +53,135 @@ def _esc(value) -> str:
     return html.escape(str(value))
 
 
-def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = (), best_rows: set[int] = frozenset()) -> str:
+def _cell_class(text: bool, best: bool) -> str:
+    return " ".join(name for name, on in (("text", text), ("best", best)) if on)
+
+
+def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = (), best_cells: set[tuple[int, str]] = frozenset(),
+           total_rows: set[int] = frozenset(), attributes: str = "") -> str:
+    """An HTML table; ``best_cells`` holds (row position, column) of the cells to mark as best."""
     head = "".join(f'<th class="{"text" if c in text_columns else ""}">{_esc(c)}</th>' for c in frame.columns)
     body = []
     for position, (_, row) in enumerate(frame.iterrows()):
         cells = "".join(
-            f'<td class="{"text" if c in text_columns else ""}">{_esc("" if pd.isna(v) else v)}</td>'
+            f'<td class="{_cell_class(c in text_columns, (position, c) in best_cells)}">'
+            f'{_esc("" if pd.isna(v) else v)}</td>'
             for c, v in row.items()
         )
-        body.append(f'<tr class="{"best" if position in best_rows else ""}">{cells}</tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        body.append(f'<tr class="{"total" if position in total_rows else ""}">{cells}</tr>')
+    return f"<table{attributes}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def best_positions(values, higher: bool = True, above: float | None = None) -> set[int]:
+    """Positions of the best finite values (all of them on a tie); none when the best is not above ``above``."""
+    array = np.asarray(values, dtype=float)
+    finite = np.isfinite(array)
+    if not finite.any():
+        return set()
+    best = np.nanmax(array[finite]) if higher else np.nanmin(array[finite])
+    if above is not None and not best > above:
+        return set()
+    return {int(i) for i in np.flatnonzero(finite & np.isclose(array, best))}
 
 
 def _pm(mean: float, std: float) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
-def metrics_tables(metrics: pd.DataFrame) -> str:
-    """One table per task and timescale: sets as rows, models as column groups."""
+SCORES = (("balanced_accuracy", "balanced accuracy"), ("f1_macro", "macro F1"))
+
+
+def _window_notes(tasks: pd.DataFrame | None) -> dict[str, str]:
+    """Timescale -> what its segments per window say (only timescales that aggregate little or nothing)."""
+    if tasks is None or tasks.empty or "segments_per_window_max" not in tasks:
+        return {}
+    windows = tasks.dropna(subset=["segments_per_window_max"]).drop_duplicates("timescale")
+    notes = {r.timescale: window_note(r.timescale, r.segments_per_window_median, r.segments_per_window_max)
+             for r in windows.itertuples(index=False)}
+    return {k: v for k, v in notes.items() if v}
+
+
+def metrics_tables(metrics: pd.DataFrame, tasks: pd.DataFrame | None = None) -> str:
+    """One table per task and timescale: sets as rows, models as column groups, the best cell of each column marked.
+
+    A score column's best cell is marked only when it is above chance. ``tasks`` (optional)
+    adds, under a timescale that aggregates little or nothing, what its windows hold.
+    """
     if metrics.empty:
         return "<p>No task was evaluated.</p>"
+    window_notes = _window_notes(tasks)
     parts = []
     for (task, timescale), group in metrics.groupby(["task", "timescale"], sort=False):
         first = group.iloc[0]
-        rows = []
-        for name, sub in group.groupby("feature_set", sort=False):
-            row = {"feature set": name, "dimension": int(sub["dimension"].iloc[0])}
-            for model in sub["model"]:
-                m = sub[sub["model"] == model].iloc[0]
-                row[f"{model}: balanced accuracy"] = _pm(m["balanced_accuracy_mean"], m["balanced_accuracy_std"])
-                row[f"{model}: macro F1"] = _pm(m["f1_macro_mean"], m["f1_macro_std"])
-            rows.append((row, sub["balanced_accuracy_mean"].max()))
-        table = pd.DataFrame([r for r, _ in rows])
-        best = {max(range(len(rows)), key=lambda i: rows[i][1])}
+        names = list(dict.fromkeys(group["feature_set"]))
+        table = pd.DataFrame({"feature set": names,
+                              "dimension": [int(group.loc[group["feature_set"] == n, "dimension"].iloc[0])
+                                            for n in names]})
+        best: set[tuple[int, str]] = set()
+        for model in dict.fromkeys(group["model"]):
+            rows = group[group["model"] == model].set_index("feature_set").reindex(names)
+            for score, label in SCORES:
+                column = f"{model}: {label}"
+                table[column] = [_pm(m, s) if pd.notna(m) else ""
+                                 for m, s in zip(rows[f"{score}_mean"], rows[f"{score}_std"])]
+                best |= {(i, column) for i in best_positions(rows[f"{score}_mean"],
+                                                             above=first["chance_balanced_accuracy"])}
+        window = f" Note: {_esc(window_notes[timescale])}." if timescale in window_notes else ""
         parts.append(
             f"<h3>{_esc(task)} — {_esc(timescale)}</h3><p class=note>{first['n_examples']} examples, "
             f"{first['n_classes']} classes (chance balanced accuracy {first['chance_balanced_accuracy']:.2f}), "
             f"{first['n_groups']} groups by {_esc(first['group_by'])}, {first['n_folds']} folds; mean ± standard "
-            "deviation over folds.</p>" + _table(table, ("feature set",), best)
+            f"deviation over folds; marked: the best set in each column, when above chance.{window}</p>"
+            + _table(table, ("feature set",), best)
         )
     return "".join(parts)
+
+
+def _cost(value: float) -> str:
+    if pd.isna(value):
+        return "—"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def cost_table_html(metrics: pd.DataFrame, timings: pd.DataFrame, summary: Summary, feature_sets: list[str],
+                    model: str) -> str:
+    """The summary's table: each set's compute cost beside its score on every task and timescale.
+
+    Parameters
+    ----------
+    metrics, timings : DataFrame
+    summary : Summary
+        Its table's ``verdict`` says which task columns have a set above chance.
+    feature_sets : list of str
+        Every set of the run (rows, in this order).
+    model : str
+        The model compared (the summary's own when its table names one).
+
+    Returns
+    -------
+    str
+        A table marked ``data-first-screen="cost"``: the cheapest per-minute cost and,
+        where a set is above chance, the best score of each column are marked.
+    """
+    if not summary.table.empty:
+        model = summary.table["model"].iloc[0]
+    costs = set_costs(timings, feature_sets)
+    table = pd.DataFrame({"feature set": costs["feature_set"],
+                          "CPU s / audio min": costs["cpu_s_per_audio_min"].map(_cost),
+                          "one-off CPU s (training)": costs["one_off_cpu_s"].map(_cost)})
+    best = {(i, "CPU s / audio min") for i in best_positions(costs["cpu_s_per_audio_min"], higher=False)}
+    verdicts = ({(r.task, r.timescale): r.verdict for r in summary.table.itertuples(index=False)}
+                if "verdict" in summary.table else {})
+    mine = metrics[metrics["model"] == model] if not metrics.empty else metrics
+    for (task, timescale), group in (mine.groupby(["task", "timescale"], sort=False) if len(mine) else []):
+        verdict = verdicts.get((task, timescale))
+        column = f"{task} · {timescale}" + ("" if verdict in ABOVE_CHANCE else " (no set above chance)")
+        rows = group.set_index("feature_set").reindex(table["feature set"])
+        table[column] = [_pm(m, s) if pd.notna(m) else ""
+                         for m, s in zip(rows["balanced_accuracy_mean"], rows["balanced_accuracy_std"])]
+        if verdict in ABOVE_CHANCE:
+            best |= {(i, column) for i in best_positions(rows["balanced_accuracy_mean"])}
+    return _table(table, ("feature set",), best, attributes=' id="cost" data-first-screen="cost"')
 
 
 def timing_table_html(timings: pd.DataFrame) -> str:
@@ -90,7 +195,7 @@ def timing_table_html(timings: pd.DataFrame) -> str:
                                   "audio_minutes": "audio min", "wall_s": "wall s", "cpu_s": "CPU s",
                                   "max_rss_mib": "max RSS MiB", "feature_set": "feature set"})
     totals = {i for i, stage in enumerate(shown["stage"]) if stage == "total"}
-    return _table(shown, ("feature set", "stage", "rule", "kind"), totals)
+    return _table(shown, ("feature set", "stage", "rule", "kind"), total_rows=totals)
 
 
 def quality_table_html(quality: pd.DataFrame) -> str:
@@ -106,6 +211,35 @@ def quality_table_html(quality: pd.DataFrame) -> str:
 def _image(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f"data:image/png;base64,{data}"
+
+
+def _figure(figure: Figure) -> str:
+    return (f'<figure><img src="{_image(figure.path)}" alt="{_esc(figure.title)}"><figcaption><b>{_esc(figure.title)}.'
+            f"</b> {_esc(figure.caption)}</figcaption></figure>")
+
+
+def archive_html(archive: overview.Archive, figures: list[Figure]) -> str:
+    """The archive's overview: totals, calendar heat map, one row per site, quarantined files by reason."""
+    sentences = " ".join(_esc(s) for s in overview.overview_sentences(archive))
+    notes = "".join(f"<li>{_esc(n)}</li>" for n in archive.notes)
+    parts = [f"<p>{sentences}</p>", f"<ul class=note>{notes}</ul>" if notes else ""]
+    parts += [_figure(f) for f in figures]
+    if archive.recordings is not None and len(archive.recordings):
+        sites = overview.site_table(archive.recordings)
+        sites["hours"] = sites["hours"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+        parts.append("<h3>Sites</h3><p class=note>Start times by source: file name, metadata embedded in the file, "
+                     "or the file's modification time.</p>"
+                     + _table(sites, ("site", "first", "last")))
+        noted = overview.time_problem_table(archive.recordings)
+        if len(noted):
+            parts.append("<h3>Recordings with a problem in their start time</h3>"
+                         + _table(noted, ("reason", "sites", "example", "detail")))
+    if archive.quarantine is not None:
+        quarantined = overview.quarantine_table(archive.quarantine)
+        parts.append("<h3>Quarantined files</h3>" + (
+            _table(quarantined, ("reason", "sites", "example", "detail")) if len(quarantined)
+            else "<p class=note>No file was quarantined.</p>"))
+    return "".join(parts)
 
 
 def write_report(path: str | Path, results, summary: Summary, figures: list[Figure], settings: dict) -> Path:
@@ -126,21 +260,24 @@ def write_report(path: str | Path, results, summary: Summary, figures: list[Figu
     rate = (f"All audio was resampled to {d['sample_rate']} Hz before any feature was computed, so a classifier "
             "cannot tell sites apart by their recorders' sample rate or format." if d.get("sample_rate") else "")
     tasks = results.tasks.copy()
-    for column in ("n_examples", "n_groups", "n_folds"):
+    for column in ("n_examples", "n_groups", "n_folds", "segments_per_window_max"):
         if column in tasks:
             tasks[column] = tasks[column].astype("Int64")
+    tasks = tasks.rename(columns={"segments_per_window_median": "segments per window (median)",
+                                  "segments_per_window_max": "segments per window (max)"})
     task_html = _table(tasks[[c for c in ("task", "timescale", "status", "reason", "group_by", "n_examples",
-                                          "n_groups", "n_folds", "classes", "notes") if c in tasks]],
+                                          "n_groups", "n_folds", "segments per window (median)",
+                                          "segments per window (max)", "classes", "notes") if c in tasks]],
                        ("task", "timescale", "status", "reason", "group_by", "classes", "notes")) if len(tasks) else ""
     sections: dict[str, list[Figure]] = {}
     for figure in figures:
         sections.setdefault(figure.section, []).append(figure)
+    archive = archive_html(results.archive, sections.pop(ARCHIVE_SECTION, []))
     figure_html = "".join(
-        f"<h3>{_esc(section)}</h3>" + "".join(
-            f'<figure><img src="{_image(f.path)}" alt="{_esc(f.title)}"><figcaption><b>{_esc(f.title)}.</b> '
-            f"{_esc(f.caption)}</figcaption></figure>" for f in items)
-        for section, items in sections.items()
+        f"<h3>{_esc(section)}</h3>" + "".join(_figure(f) for f in items) for section, items in sections.items()
     )
+    costs = cost_table_html(results.metrics, results.timings, summary, list(d["feature_sets"]),
+                            settings["summary_model"])
     notes = "".join(f"<li>{_esc(n)}</li>" for n in results.notes)
     summary_items = "".join(f"<li>{_esc(s)}</li>" for s in summary.sentences + quality_sentences(results.quality))
     if len(tasks):
@@ -158,10 +295,13 @@ def write_report(path: str | Path, results, summary: Summary, figures: list[Figu
 <script>{SCRIPT}</script></head><body>
 <h1>Which feature set answers which question</h1>
 <p class=note>ecoae comparative evaluation of auto-encoder features, acoustic indices and MFCCs on this archive.</p>
-<h2>Summary</h2>
-<p>Model compared: <b>{_esc(settings['summary_model'])}</b>; score: balanced accuracy under grouped
-cross-validation (same folds for every feature set, so differences are paired fold by fold).</p>
+<h2 id=summary data-first-screen=summary>Summary</h2>
+<p>Each set's compute cost (CPU seconds per minute of audio, all stages; one-off training or fitting apart) beside
+its balanced accuracy (mean ± standard deviation over grouped folds; <b>{_esc(settings['summary_model'])}</b>).
+Marked: the cheapest set, and the best score of each column where a set is above chance.</p>
+{costs}
 <ul class=summary>{summary_items}</ul>
+<h2 id=archive>Archive</h2>{archive}
 <h2>Data</h2>
 <p>{d['recordings']} recordings, {d['segments']} segments, {d['audio_minutes']:.1f} minutes of audio in
 {d['partitions']} site-day partitions. Sites: {sites}. Dates: {_esc(', '.join(d['dates'][:10]))}{' …' if len(d['dates']) > 10 else ''}.
@@ -177,7 +317,7 @@ site-day on one side. Classes with fewer than {settings['min_examples_per_class'
 reason below. Models: random forest ({settings['random_forest_trees']} trees, balanced class weights) and logistic
 regression on standardised features (C = {settings['logistic_c']}, balanced class weights); missing feature values are
 imputed with the training fold's median. Up to {settings['n_splits']} stratified grouped folds, seed {settings['seed']}.</p>
-<h2>Results</h2>{metrics_tables(results.metrics)}
+<h2>Results</h2>{metrics_tables(results.metrics, results.tasks)}
 <h2>Tasks</h2>{task_html}
 <h2>Reconstruction quality of the image models</h2>
 <p>How well each model reconstructs spectrograms of recordings held out from its training (validation images):

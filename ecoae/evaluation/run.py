@@ -3,7 +3,8 @@
 Outputs in ``out_dir``: ``metrics.csv`` (one row per task, timescale, feature
 set and model), ``fold_metrics.csv`` (per fold, for paired comparisons),
 ``tasks.csv`` (every task and timescale, evaluated or skipped with the reason),
-``confusion.csv``, ``timings.csv``, ``figures/*.png`` and ``report.html``.
+``confusion.csv``, ``timings.csv``, ``figures/*.png`` and ``report.html``
+(which also gives an overview of the archive from the inventory's tables).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecoae.layout import Layout
 from ecoae.settings import EvaluationSettings
 from ecoae.evaluation.quality import read_quality
-from ecoae.evaluation import aggregate, classify, figures, labels, report, splits, stores, summary, timings
+from ecoae.evaluation import (aggregate, classify, figures, labels, overview, report, splits, stores, summary,
+                              timings)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class Results:
     dataset: dict
     notes: list[str] = field(default_factory=list)
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    archive: overview.Archive = field(default_factory=overview.Archive)
 
 
 def recording_sample(recording_ids: pd.Series, fraction: float, seed: int) -> np.ndarray:
@@ -91,9 +95,18 @@ TABLE_COLUMNS = {
                        "chance_balanced_accuracy", "fit_seconds"],
     "fold_metrics": _KEY + ["fold", "n_train", "n_test", "balanced_accuracy", "f1_macro"],
     "tasks": ["task", "timescale", "group_by", "classes", "notes", "status", "reason", "n_examples",
-              "n_groups", "n_folds"],
+              "n_groups", "n_folds", "segments_per_window_median", "segments_per_window_max"],
     "confusion": _KEY + ["true", "predicted", "count"],
 }
+
+
+def _window_fill(data: pd.DataFrame, timescale: str) -> dict:
+    """Median and maximum segments per window of a longer timescale, and the note they call for."""
+    if timescale == SEGMENT or "n_segments" not in data or data.empty:
+        return {"median": np.nan, "max": np.nan, "notes": []}
+    median, largest = float(data["n_segments"].median()), float(data["n_segments"].max())
+    note = summary.window_note(timescale, median, largest)
+    return {"median": median, "max": largest, "notes": [note] if note else []}
 
 
 def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[str, list[str]],
@@ -108,6 +121,7 @@ def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[st
     metric_rows, fold_rows, task_rows, confusion_rows = [], [], [], []
     group_by = "recording" if timescale == SEGMENT else "site-day"
     groups = data["recording_id"] if timescale == SEGMENT else data["site"].astype(str) + "/" + data["date"].astype(str)
+    windows = _window_fill(data, timescale)
     for task in task_names:
         column = labels.label_column(task)
         base = {"task": task, "timescale": timescale}
@@ -117,7 +131,8 @@ def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[st
             data[column], groups, settings["min_examples_per_class"], settings["min_groups_per_class"]
         )
         task_row = {**base, "group_by": group_by, "classes": "; ".join(f"{k}: {v}" for k, v in selection.counts.items()),
-                    "notes": " | ".join(selection.notes)}
+                    "notes": " | ".join(selection.notes + windows["notes"]),
+                    "segments_per_window_median": windows["median"], "segments_per_window_max": windows["max"]}
         if selection.reason:
             log.info("skipping task %s at %s: %s", task, timescale, selection.reason)
             task_rows.append({**task_row, "status": "skipped", "reason": selection.reason})
@@ -129,7 +144,7 @@ def evaluate_timescale(data: pd.DataFrame, timescale: str, feature_sets: dict[st
         confound = duration_confound(data.loc[selection.mask, duration], y)
         task_rows.append({**task_row, "status": "evaluated", "reason": "", "n_examples": len(y),
                           "n_groups": len(np.unique(g)), "n_folds": len(folds),
-                          "notes": " | ".join(selection.notes + fold_notes + confound)})
+                          "notes": " | ".join(selection.notes + windows["notes"] + fold_notes + confound)})
         classes = sorted(np.unique(y))
         for set_name, columns in feature_sets.items():
             X = data.loc[selection.mask, columns].to_numpy()
@@ -166,7 +181,7 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
                    benchmarks_dir: str | Path | None = None, models_dir: str | Path | None = None,
                    settings: EvaluationSettings | dict | None = None, sample_rate: int | None = None,
                    threads: int = 1, base_dir: str | Path = ".",
-                   partition_list: str | Path | None = None) -> Results:
+                   partition_list: str | Path | None = None, inventory_dir: str | Path | None = None) -> Results:
     """Run the comparative evaluation and write its outputs.
 
     Parameters
@@ -192,6 +207,10 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
     partition_list : path, optional
         The inventory's ``partitions.tsv``: the partitions to read (default: every
         partition folder of the segment store).
+    inventory_dir : path, optional
+        Folder of the inventory's recordings and quarantine tables, for the report's
+        overview of the archive (default: the folder of ``partition_list``, else
+        ``<segments_dir>/../inventory``).
 
     Returns
     -------
@@ -268,13 +287,17 @@ def run_evaluation(segments_dir: str | Path, feature_dirs: dict[str, str | Path]
         "feature_sets": {name: len(cols) for name, cols in joined.feature_sets.items()},
         "partitions": len(joined.partitions),
     }
-    results = Results(metrics, fold_metrics, tasks, confusion, timing, dataset, notes, read_quality(models_dir))
+    if inventory_dir is None:
+        inventory_dir = (Path(partition_list).parent if partition_list is not None
+                         else Layout(str(Path(segments_dir).parent)).inventory_dir)
+    results = Results(metrics, fold_metrics, tasks, confusion, timing, dataset, notes, read_quality(models_dir),
+                      overview.read_archive(inventory_dir))
     for name in ("metrics", "fold_metrics", "tasks", "confusion", "timings", "quality"):
         getattr(results, name).to_csv(out_dir / f"{name}.csv", index=False)
 
     figure_list = figures.make_all(results, segment_frame, joined.feature_sets, task_names, settings,
                                    figure_dir, models_dir)
-    text = summary.summarise(metrics, fold_metrics, settings["summary_model"])
+    text = summary.summarise(metrics, fold_metrics, settings["summary_model"], tasks=tasks)
     report.write_report(out_dir / "report.html", results, text, figure_list, settings)
     log.info("wrote %s", out_dir / "report.html")
     return results
