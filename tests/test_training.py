@@ -203,3 +203,20 @@ def test_workflow_never_retrains_when_new_recordings_arrive(tmp_path):
     assert planned_jobs(plan) == {"segment": 1, "spectrograms": 1, "encode": 2}, plan[-3000:]
     _snakemake(results, archive, configfile, *features(old + [("jura", "2019-05-23")]))
     assert model.stat().st_mtime_ns == stamp
+
+
+def test_full_disk_names_the_checkpoint_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from ecoae.features import training
+    from ecoae.features.autoencoder import ConvAutoEncoder
+
+    model = ConvAutoEncoder(SMALL)
+    path = tmp_path / "m" / "model.pt"
+    # /dev/full answers every write with ENOSPC, as a full disk does.
+    monkeypatch.setattr(training, "_open_for_writing", lambda _path: open("/dev/full", "wb"))
+    with pytest.raises(OSError) as raised:
+        save_checkpoint(path, model, TrainingSettings(), ImageRecipe(), "abc", [], "cpu")
+    assert raised.value.errno == errno.ENOSPC
+    assert str(path) in str(raised.value) and "No space left on device" in str(raised.value)
+    assert list(path.parent.iterdir()) == []

@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     spectrograms.add_argument("segments", help="segment store file (part-0.parquet) of one partition")
     spectrograms.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     spectrograms.add_argument("--out", required=True, help="spectrogram store file to write")
+    spectrograms.add_argument("--problems", required=True,
+                              help="problem table to write: segments whose audio could not be used, with reasons")
     _add_image_settings(spectrograms)
     spectrograms.set_defaults(handler=run_spectrograms)
 
@@ -102,14 +104,18 @@ def _image_recipe(args):
 
 def run_spectrograms(args) -> int:
     """Render one partition and write its spectrogram store file."""
-    from ecoae.features.spectrogram import render_segments, write_spectrograms
+    from ecoae.features.spectrogram import render_partition, write_spectrograms
+    from ecoae.problems import write_problems
     from ecoae.store import read_partition
 
     recipe, channel = _image_recipe(args)
     segments = read_partition(args.segments)
-    images = render_segments(segments, args.archive, recipe, channel, args.threads, progress=True)
-    write_spectrograms(args.out, segments, images, recipe)
-    log.info("wrote %d spectrograms to %s", len(segments), args.out)
+    kept, images, problems = render_partition(segments, args.archive, recipe, channel, args.threads, progress=True)
+    write_spectrograms(args.out, kept, images, recipe)
+    write_problems(problems, args.problems)
+    for problem in problems.itertuples(index=False):
+        log.warning("left out: %s at %g s: %s", problem.path, problem.offset, problem.reason)
+    log.info("wrote %d spectrograms to %s (%d segments left out)", len(kept), args.out, len(problems))
     return 0
 
 

@@ -16,6 +16,7 @@ kept. Validation holds out 20 % of the sampled *recordings*.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -298,13 +299,28 @@ def save_checkpoint(
         "trained_on": device,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
     }
+    # Serialised in memory first: torch's zip writer reports a full disk as an opaque
+    # "unexpected pos" error, a plain file write as "No space left on device".
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(checkpoint, temporary)
+        with _open_for_writing(temporary) as handle:
+            handle.write(buffer.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write the checkpoint {path}: {error.strerror or error}; "
+                      "free space on that disk (or point results at another one) and run again") from None
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+def _open_for_writing(path: Path):
+    """Open a new file for writing bytes (a seam the tests point at ``/dev/full``)."""
+    return open(path, "wb")
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[ConvAutoEncoder, dict]:
