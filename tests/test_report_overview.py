@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -75,3 +77,26 @@ def test_recordings_kept_with_a_time_problem_are_listed():
     assert overview.time_problem_table(recordings()).empty
     sentences = overview.overview_sentences(overview.Archive(table, pd.DataFrame()))
     assert "1 recording kept despite a problem in the start time (listed below)." in sentences
+
+
+def test_segments_left_out_are_read_beside_the_inventory_and_counted_once(tmp_path):
+    from ecoae.layout import Layout
+    from ecoae.problems import problem_table, write_problems
+
+    layout = Layout(str(tmp_path / "results"))
+    segments = pd.DataFrame({"recording_id": ["r1", "r1", "r2"], "segment_index": [0, 1, 0],
+                             "path": ["jura/a.wav", "jura/a.wav", "jura/b.wav"], "offset": [0.0, 60.0, 0.0]})
+    reasons = ["42 of 960000 samples are NaN or infinite (a damaged float recording)",
+               "cannot be read (Error opening: File contains data in an unknown format.); the file changed"]
+    for stage in ("indices", "mfcc"):  # the same two segments fail in both stages
+        write_problems(problem_table(segments, [1, 2], reasons, stage), layout.problems(stage, "jura", "2017-03-25"))
+    folder = Path(layout.inventory_dir)
+    folder.mkdir(parents=True)
+    recordings().to_parquet(folder / "recordings.parquet")
+    pd.DataFrame({"path": [], "site": [], "reason": []}).to_parquet(folder / "quarantine.parquet")
+    archive = overview.read_archive(folder)
+    table = overview.problem_segment_table(archive.problems)
+    assert sorted(table["reason"]) == ["42 of 960000 samples are NaN or infinite", "cannot be read"]
+    assert table["segments"].sum() == 2 and set(table["sites"]) == {"jura"}
+    assert overview.overview_sentences(archive)[0].endswith(
+        "0 files quarantined; 2 segments left out because the audio could not be read (listed below).")

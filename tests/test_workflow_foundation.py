@@ -80,7 +80,7 @@ def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):
 
 def test_bad_config_value_is_named(tmp_path):
     run = snakemake("-n", "--config", "archive=/nonexistent", f"results={tmp_path}", "segmnets=1", check=False)
-    assert run.returncode != 0 and "'segmnets' was unexpected" in run.stdout + run.stderr
+    assert run.returncode != 0 and "unknown setting config.segmnets; did you mean 'segments'?" in run.stdout + run.stderr
 
 
 def test_missing_archive_stops_at_start_with_one_line(tmp_path):

@@ -13,6 +13,8 @@ Modules, one job each:
 - :mod:`~ecoae.evaluation.classify` fits the classifiers and scores them;
 - :mod:`~ecoae.evaluation.timings` turns Snakemake benchmark records into
   seconds of compute per minute of audio;
+- :mod:`~ecoae.evaluation.overview` describes the archive itself (recordings per
+  site and day, time sources, quarantined files, segments left out);
 - :mod:`~ecoae.evaluation.summary`, :mod:`~ecoae.evaluation.figures` and
   :mod:`~ecoae.evaluation.report` write the text, figures and HTML report;
 - :mod:`~ecoae.evaluation.run` ties them together (``ecoae evaluate``).

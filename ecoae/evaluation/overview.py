@@ -10,7 +10,8 @@ metadata embedded in the file (``guano``, ``audiomoth_comment``, ...) or, when
 neither has one and ``inventory.missing_time`` allows it, from the file's
 modification time (``file_mtime``), which copying a card can change. Files set
 aside are grouped by kind of reason; so are recordings kept although their start
-time had a problem (the inventory's ``time_note``, when its table has one).
+time had a problem (the inventory's ``time_note``, when its table has one), and
+segments that a stage could not read later (``results/problems``, beside the inventory).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from ecoae.layout import Layout
 
 FILE_NAME = "file name"
 METADATA = "metadata"
@@ -40,6 +43,8 @@ class Archive:
     recordings, quarantine : DataFrame or None
         As written by :func:`ecoae.archive.inventory.write_inventory`; None when the
         table is missing or could not be read.
+    problems : DataFrame or None
+        Segments left out by a stage (:func:`ecoae.problems.read_problems`).
     notes : list of str
         Why a table is missing or could not be read.
     """
@@ -47,6 +52,7 @@ class Archive:
     recordings: pd.DataFrame | None = None
     quarantine: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    problems: pd.DataFrame | None = None
 
 
 def _read(path: Path, notes: list[str]) -> pd.DataFrame | None:
@@ -61,10 +67,19 @@ def _read(path: Path, notes: list[str]) -> pd.DataFrame | None:
 
 
 def read_archive(inventory_dir: str | Path) -> Archive:
-    """Read the recordings and quarantine tables of an inventory folder."""
+    """Read the recordings and quarantine tables of an inventory folder, and the problem tables beside it."""
+    from ecoae.problems import read_problems
+
     notes: list[str] = []
     folder = Path(inventory_dir)
-    return Archive(_read(folder / "recordings.parquet", notes), _read(folder / "quarantine.parquet", notes), notes)
+    problems_dir = Layout(str(folder.parent)).problems_dir
+    try:
+        problems = read_problems(problems_dir)
+    except (OSError, pa.ArrowException) as error:
+        notes.append(f"could not read the problem tables under {problems_dir}: {error}")
+        problems = None
+    return Archive(_read(folder / "recordings.parquet", notes), _read(folder / "quarantine.parquet", notes), notes,
+                   problems)
 
 
 def time_source_kind(source) -> str:
@@ -198,6 +213,20 @@ def time_problem_table(recordings: pd.DataFrame, max_sites: int = 5) -> pd.DataF
     return _by_reason(noted, "time_note", "recordings", max_sites)
 
 
+def problem_segment_table(problems: pd.DataFrame, max_sites: int = 5) -> pd.DataFrame:
+    """Segments left out by a stage, grouped by kind of reason (one row per segment, whatever the stage).
+
+    Returns
+    -------
+    DataFrame
+        Columns reason, segments, sites, example (a path), detail.
+    """
+    if problems is None or problems.empty:
+        return _by_reason(pd.DataFrame(), "reason", "segments", max_sites)
+    unique = problems.drop_duplicates(["recording_id", "segment_index"])
+    return _by_reason(unique, "reason", "segments", max_sites)
+
+
 def _by_reason(table: pd.DataFrame, reason: str, counted: str, max_sites: int) -> pd.DataFrame:
     columns = ["reason", counted, "sites", "example", "detail"]
     if table.empty:
@@ -228,6 +257,7 @@ def overview_sentences(archive: Archive) -> list[str]:
     if archive.recordings is None and archive.quarantine is None:
         return ["No inventory table could be read, so there is no overview of the archive."]
     frame = _normalised(archive.recordings if archive.recordings is not None else pd.DataFrame())
+    left_out = int(problem_segment_table(archive.problems)["segments"].sum())
     dates = frame["date"].dropna()
     hours = frame["hours"].sum(min_count=1)
     sentences = [
@@ -235,8 +265,10 @@ def overview_sentences(archive: Archive) -> list[str]:
         + (f", {hours:.1f} hours of audio" if pd.notna(hours) else "")
         + f" at {_count(frame['site'].nunique(), 'site')}"
         + (f" on {_count(dates.nunique(), 'day')} ({dates.min().date()} to {dates.max().date()})" if len(dates) else "")
-        + (f"; {_count(len(archive.quarantine), 'file')} quarantined." if archive.quarantine is not None
-           else "; the quarantine table could not be read.")
+        + (f"; {_count(len(archive.quarantine), 'file')} quarantined" if archive.quarantine is not None
+           else "; the quarantine table could not be read")
+        + (f"; {_count(left_out, 'segment')} left out because the audio could not be read (listed below)."
+           if left_out else ".")
     ]
     kinds = frame["time"].value_counts()
     if len(kinds):

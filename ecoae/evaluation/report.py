@@ -234,6 +234,12 @@ def archive_html(archive: overview.Archive, figures: list[Figure]) -> str:
         if len(noted):
             parts.append("<h3>Recordings with a problem in their start time</h3>"
                          + _table(noted, ("reason", "sites", "example", "detail")))
+    left_out = overview.problem_segment_table(archive.problems)
+    if len(left_out):
+        parts.append("<h3>Segments left out</h3><p class=note>Their audio could not be read when features were "
+                     "computed (the file changed after the inventory, or holds NaN or infinite samples); they are "
+                     "absent from every feature store. Per stage: results/problems/.</p>"
+                     + _table(left_out, ("reason", "sites", "example", "detail")))
     if archive.quarantine is not None:
         quarantined = overview.quarantine_table(archive.quarantine)
         parts.append("<h3>Quarantined files</h3>" + (

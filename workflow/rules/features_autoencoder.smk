@@ -104,7 +104,7 @@ if TRAINED_MODELS:
             out_dir=lambda wildcards, output: str(Path(output.model).parent),
         shell:
             "{ECOAE} train {input:q} --out-dir {params.out_dir:q} --model {params.model:q}"
-            " --training {params.training:q} --device {params.device:q} --threads {threads} > {log:q} 2>&1"
+            " --training {params.training:q} --device {params.device:q} --threads {threads} --log {log:q}"
 
 
 rule encode:
