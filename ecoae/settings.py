@@ -167,6 +167,7 @@ class InventorySettings(Section):
     filename_regex: tuple[str, ...] = ()
     missing_time: str = "mtime"
     accept_truncated: bool = False
+    follow_links: bool = False
     threads: int = 4
 
     def __post_init__(self) -> None:

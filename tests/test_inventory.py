@@ -114,19 +114,24 @@ def test_non_ascii_path(tmp_path, write_tone):
 
 
 def test_manifests_rewritten_only_when_partition_changes(tmp_path, write_tone):
-    archive, out = tmp_path / "archive", tmp_path / "inventory"
+    archive, out, cache = tmp_path / "archive", tmp_path / "inventory", tmp_path / "cache"
     write_tone(archive / "a" / "20210101_000000.wav", 2.0)
     write_tone(archive / "b" / "20210101_000000.wav", 2.0)
-    assert write_inventory(build_inventory(archive, previous_dir=out), out)["written"] == 2
+    assert write_inventory(build_inventory(archive, cache_dir=cache), out)["written"] == 2
     manifest_a = out / "partitions" / "site=a" / "date=2021-01-01.parquet"
     stamp = manifest_a.stat().st_mtime_ns
     write_tone(archive / "b" / "20210101_010000.wav", 2.0)
-    counts = write_inventory(build_inventory(archive, previous_dir=out), out)
+    counts = write_inventory(build_inventory(archive, cache_dir=cache), out)
     assert counts == {"partitions": 2, "written": 1, "removed": 0}
     assert manifest_a.stat().st_mtime_ns == stamp
-    assert len(read_parquet(out / "partitions" / "site=b" / "date=2021-01-01.parquet")) == 2
+    manifest_b = out / "partitions" / "site=b" / "date=2021-01-01.parquet"
+    assert len(read_parquet(manifest_b)) == 2
+    stamp_b = manifest_b.stat().st_mtime_ns
+    write_tone(archive / "a" / "20210101_010000.wav", 2.0)  # a partition before b changes
+    assert write_inventory(build_inventory(archive, cache_dir=cache), out)["written"] == 1
+    assert manifest_b.stat().st_mtime_ns == stamp_b
     shutil.rmtree(archive / "a")
-    counts = write_inventory(build_inventory(archive, previous_dir=out), out)
+    counts = write_inventory(build_inventory(archive, cache_dir=cache), out)
     assert counts["removed"] == 1 and not manifest_a.exists()
 
 

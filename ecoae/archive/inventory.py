@@ -7,30 +7,40 @@ Each recording belongs to a partition (site, local date): the unit of work of al
 later rules. A per-partition manifest is written only when its content changed,
 so Snakemake re-runs exactly the partitions that gained, lost or changed files.
 
+A site's partition key (the ``site`` column, part of every store path) is its
+folder name when that name is safe in paths and Snakemake patterns, else a slug
+with a hash of the name (:func:`safe_site_key`); ``site_name`` keeps the name.
+
+Each real file is one recording: a file reached by two paths (links) keeps the
+first path in sorted order, and the others are quarantined as duplicates.
+
 Files unchanged since the previous inventory (same path, size and modification
-time, same settings) are not probed again.
+time, same settings) are not probed again: the probed rows are kept in a cache
+folder that Snakemake does not clear before the inventory runs.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
+import operator
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecoae.archive.fingerprint import iter_audio_files
+from ecoae.archive.fingerprint import AudioFile, iter_audio_files
 from ecoae.archive.metadata import FileMetadata, compile_patterns, from_filename, merge
 from ecoae.archive.probe import Unusable, probe
 from ecoae.layout import partition_folder
@@ -39,12 +49,26 @@ from ecoae.store import write_parquet_atomic
 
 log = logging.getLogger(__name__)
 
-RECORDING_COLUMNS = [
-    "recording_id", "path", "site", "date", "start_time", "local_start", "timezone",
-    "time_source", "duration", "sample_rate", "channels", "frames", "format",
-    "recorder", "serial", "file_size", "file_mtime_ns",
-]
+#: Every row the inventory produces: a recording, or (``reason`` set) a file set aside.
+ROW_SCHEMA = pa.schema([
+    ("recording_id", pa.string()), ("path", pa.string()), ("site", pa.string()), ("site_name", pa.string()),
+    ("date", pa.string()), ("start_time", pa.timestamp("us", tz="UTC")), ("local_start", pa.timestamp("us")),
+    ("timezone", pa.string()), ("time_source", pa.string()), ("time_note", pa.string()),
+    ("duration", pa.float64()), ("sample_rate", pa.int64()), ("channels", pa.int64()), ("frames", pa.int64()),
+    ("format", pa.string()), ("recorder", pa.string()), ("serial", pa.string()),
+    ("file_size", pa.int64()), ("file_mtime_ns", pa.int64()), ("reason", pa.string()),
+])
+RECORDING_COLUMNS = [name for name in ROW_SCHEMA.names if name != "reason"]
 QUARANTINE_COLUMNS = ["path", "site", "reason", "file_size", "file_mtime_ns"]
+_QUARANTINE_SCHEMA = pa.schema([ROW_SCHEMA.field(name) for name in QUARANTINE_COLUMNS])
+
+#: The cache of probed rows (an Arrow IPC file), in the folder given to :func:`build_inventory`.
+CACHE_FILE = "rows.arrow"
+_SETTINGS_HASH_KEY = b"ecoae_settings_hash"
+_CONTENT_HASH_KEY = b"ecoae_content_hash"
+
+_SAFE_SITE = re.compile(r"\w[\w .+-]*")
+
 
 @dataclass
 class Inventory:
@@ -73,6 +97,39 @@ class Inventory:
 def recording_id(relative_path: str) -> str:
     """Stable id of a recording: 16 hex digits of the SHA-1 of its archive-relative path."""
     return hashlib.sha1(relative_path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def safe_site_key(name: str) -> str:
+    """The partition key of a site: a form of its folder name that every path accepts.
+
+    The key is part of every store path (``site=<key>/date=<date>``) and a Snakemake
+    wildcard value, where ``{}``, ``=``, ``%`` and ``/`` break things. A name made of
+    word characters (any script), spaces, ``.``, ``+`` and ``-``, starting with a word
+    character and not ending with a space, is its own key, so ordinary archives keep
+    their names. Any other name becomes a slug of it, ``-`` and the first 8 hex digits
+    of the SHA-1 of the name, so two different names never share a key in practice.
+
+    Parameters
+    ----------
+    name : str
+        The site's folder name (or what ``inventory.site_pattern`` captured).
+
+    Returns
+    -------
+    str
+        The key.
+
+    Examples
+    --------
+    >>> safe_site_key("wetland 2")
+    'wetland 2'
+    >>> safe_site_key("a{b}c")
+    'a_b_c-c334ab1d'
+    """
+    if _SAFE_SITE.fullmatch(name) and not name.endswith(" "):
+        return name
+    slug = re.sub(r"[^\w.+-]+", "_", name).strip("_. ") or "site"
+    return f"{slug}-{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def _zone(name: str, key: str) -> ZoneInfo:
@@ -115,46 +172,56 @@ class _Resolver:
             site: _zone(name, f"inventory.site_timezones.{site}")
             for site, name in settings["site_timezones"].items()
         }
+        self.keys: dict[str, str] = {}
 
-    def site(self, relative: str) -> str:
+    def site(self, relative: str) -> tuple[str, str]:
+        """``(key, name)`` of a file's site (see :func:`safe_site_key`)."""
         match = self.site_regex.search(relative)
-        return match["site"] if match and match["site"] else self.archive.name
+        name = match["site"] if match and match["site"] else self.archive.name
+        if name not in self.keys:
+            self.keys[name] = safe_site_key(name)
+        return self.keys[name], name
 
-    def row(self, relative: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    def zone(self, key: str, name: str) -> ZoneInfo:
+        """Time zone of a site: ``inventory.site_timezones`` names it by folder name or by key."""
+        return self.site_zones.get(name, self.site_zones.get(key, self.default_zone))
+
+    def start(self, meta: FileMetadata, mtime_ns: int, zone: ZoneInfo) -> tuple[datetime, str]:
+        """Aware start time and its source; the modification time when nothing else says."""
+        if meta.start is None:
+            if self.settings["missing_time"] == "quarantine":
+                problem = f" ({meta.problem})" if meta.problem else ""
+                raise Unusable(
+                    f"no start time in the file name or metadata{problem}; rename it (e.g. YYYYMMDD_HHMMSS.wav), "
+                    "add a inventory.filename_regex, or set inventory.missing_time: mtime"
+                )
+            return datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc).astimezone(zone), "file_mtime"
+        return (meta.start if meta.start.tzinfo else meta.start.replace(tzinfo=zone)), meta.source
+
+    def row(self, found: AudioFile) -> dict[str, Any]:
         """Probe one file; raises :class:`Unusable` when it must be quarantined."""
-        path = self.archive / relative
-        header = probe(path, self.settings["accept_truncated"])
+        header = probe(self.archive / found.relative, self.settings["accept_truncated"])
         if header.duration < self.min_seconds:
             raise Unusable(
                 f"too short: {header.duration:.3f} s of audio, less than "
                 f"segments.min_segment_seconds = {self.min_seconds:g} s"
             )
-        site = self.site(relative)
-        zone = self.site_zones.get(site, self.default_zone)
-        meta = merge(header.embedded, from_filename(Path(relative).stem, self.patterns))
-        if meta.start is None:
-            if self.settings["missing_time"] == "quarantine":
-                raise Unusable(
-                    "no start time in the file name or metadata; rename it (e.g. YYYYMMDD_HHMMSS.wav), "
-                    "add a inventory.filename_regex, or set inventory.missing_time: mtime"
-                )
-            meta = FileMetadata(
-                datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc), "file_mtime",
-                meta.recorder, meta.serial,
-            )
-        start = meta.start if meta.start.tzinfo else meta.start.replace(tzinfo=zone)
-        if meta.source == "file_mtime":
-            start = start.astimezone(zone)
+        key, name = self.site(found.relative)
+        stem = os.path.splitext(os.path.basename(found.relative))[0]
+        meta = merge(header.embedded, from_filename(stem, self.patterns))
+        start, source = self.start(meta, found.mtime_ns, self.zone(key, name))
         local = start.replace(tzinfo=None)
         return {
-            "recording_id": recording_id(relative),
-            "path": relative,
-            "site": site,
+            "recording_id": recording_id(found.relative),
+            "path": found.relative,
+            "site": key,
+            "site_name": name,
             "date": local.date().isoformat(),
-            "start_time": pd.Timestamp(start).tz_convert("UTC"),
-            "local_start": pd.Timestamp(local),
+            "start_time": start.astimezone(timezone.utc),
+            "local_start": local,
             "timezone": _zone_label(start),
-            "time_source": meta.source,
+            "time_source": source,
+            "time_note": meta.problem or "",
             "duration": header.duration,
             "sample_rate": header.sample_rate,
             "channels": header.channels,
@@ -162,30 +229,109 @@ class _Resolver:
             "format": header.format,
             "recorder": meta.recorder,
             "serial": meta.serial,
-            "file_size": size,
-            "file_mtime_ns": mtime_ns,
+            "file_size": found.size,
+            "file_mtime_ns": found.mtime_ns,
         }
 
+    def quarantined(self, found: AudioFile, reason: str) -> dict[str, Any]:
+        """A quarantine row."""
+        return {"path": found.relative, "site": self.site(found.relative)[0], "reason": reason,
+                "file_size": found.size, "file_mtime_ns": found.mtime_ns}
 
-def _settings_hash(settings: dict[str, Any], min_seconds: float) -> str:
-    text = json.dumps({"settings": settings, "min_seconds": min_seconds}, sort_keys=True)
+    def examine(self, found: AudioFile) -> dict[str, Any]:
+        """A recordings row, or a quarantine row (with ``reason``) when the file cannot be used."""
+        try:
+            return self.row(found)
+        except Unusable as reason:
+            return self.quarantined(found, str(reason))
+        except OSError as error:
+            return self.quarantined(found, f"cannot be read: {error.strerror or error}")
+
+
+def _settings_hash(archive: Path, settings: dict[str, Any], min_seconds: float) -> str:
+    """What the rows depend on besides the files: the archive, the settings and the row layout."""
+    schema = [f"{field.name}:{field.type}" for field in ROW_SCHEMA]
+    text = json.dumps({"archive": str(archive), "settings": settings, "min_seconds": float(min_seconds),
+                       "rows": schema}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _previous_rows(out_dir: Path, settings_hash: str) -> dict[tuple[str, int, int], dict]:
-    """Rows of the previous inventory made with the same settings, keyed by (path, size, mtime)."""
-    cached: dict[tuple[str, int, int], dict] = {}
-    for name in ("recordings.parquet", "quarantine.parquet"):
-        path = out_dir / name
-        if not path.exists():
-            continue
-        table = pq.read_table(path)
-        meta = table.schema.metadata or {}
-        if meta.get(b"ecoae_settings_hash", b"").decode() != settings_hash:
-            return {}
-        for row in table.to_pandas().to_dict("records"):
-            cached[(row["path"], int(row["file_size"]), int(row["file_mtime_ns"]))] = row
-    return cached
+def _read_cache(cache_dir: Path | None, settings_hash: str) -> pa.Table:
+    """Rows of the last inventory made with the same settings; empty when there are none."""
+    path = cache_dir / CACHE_FILE if cache_dir else None
+    if path is None or not path.exists():
+        return ROW_SCHEMA.empty_table()
+    try:
+        with pa.OSFile(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+    except (OSError, pa.ArrowException) as error:
+        log.warning("ignoring the inventory cache %s: %s", path, error)
+        return ROW_SCHEMA.empty_table()
+    stamp = (table.schema.metadata or {}).get(_SETTINGS_HASH_KEY)
+    if stamp != settings_hash.encode() or not table.schema.equals(ROW_SCHEMA):
+        return ROW_SCHEMA.empty_table()
+    return table.replace_schema_metadata(None)
+
+
+def _write_cache(rows: pa.Table, cache_dir: Path, settings_hash: str) -> None:
+    """Keep the rows for the next inventory, atomically (a killed run leaves the old cache).
+
+    An Arrow IPC file: read and written at memory speed, which Parquet's encoding is not.
+    """
+    table = rows.replace_schema_metadata({_SETTINGS_HASH_KEY: settings_hash.encode()})
+    temporary = cache_dir / f".{CACHE_FILE}.{os.getpid()}.tmp"
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(temporary, cache_dir / CACHE_FILE)
+    except OSError as error:
+        log.warning("the inventory cache could not be written (%s); the next inventory probes every file", error)
+
+
+def _reusable(files: list[AudioFile], cached: pa.Table) -> tuple[np.ndarray, list[AudioFile]]:
+    """Cache row numbers of the files unchanged since (same path, size and mtime), and the other files."""
+    paths = pa.array([found.relative for found in files], pa.string())
+    number = pc.index_in(paths, value_set=cached["path"]).fill_null(-1).to_numpy()
+    known = number >= 0
+    for column, field in (("file_size", "size"), ("file_mtime_ns", "mtime_ns")):
+        now = np.fromiter(map(operator.attrgetter(field), files), np.int64, len(files))
+        known[known] &= cached[column].to_numpy()[number[known]] == now[known]
+    return number[known], [files[index] for index in np.flatnonzero(~known)]
+
+
+def _split_duplicates(listing: list[AudioFile]) -> tuple[list[AudioFile], list[tuple[AudioFile, str]]]:
+    """Files reached once, and files reached again through a link with the path that reached them first.
+
+    ``listing`` is sorted by path, so the first path in sorted order is the one kept.
+    """
+    inodes = np.fromiter(map(operator.attrgetter("inode"), listing), np.uint64, len(listing))
+    if len(np.unique(inodes)) == len(listing):  # the common case, checked fast
+        return listing, []
+    first: dict[tuple[int, int], str] = {}
+    unique, duplicates = [], []
+    for found in listing:
+        original = first.setdefault((found.device, found.inode), found.relative)
+        if original == found.relative:
+            unique.append(found)
+        else:
+            duplicates.append((found, original))
+    return unique, duplicates
+
+
+def _warn_skipped(relative: str, reason: str) -> None:
+    log.warning("skipped %s: %s", relative, reason)
+
+
+def _frames(rows: pa.Table, set_aside: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The recordings and quarantine tables from the rows and the other files set aside."""
+    quarantined = pc.is_valid(rows["reason"])
+    recordings = rows.filter(pc.invert(quarantined)).select(RECORDING_COLUMNS).to_pandas()
+    quarantine = pa.concat_tables([
+        rows.filter(quarantined).select(QUARANTINE_COLUMNS),
+        pa.Table.from_pylist(set_aside, schema=_QUARANTINE_SCHEMA),
+    ]).sort_by("path")
+    return recordings, quarantine.to_pandas()
 
 
 def build_inventory(
@@ -193,7 +339,7 @@ def build_inventory(
     settings: InventorySettings | dict | None = None,
     min_seconds: float = 1.0,
     threads: int = 4,
-    previous_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Inventory:
     """Probe every audio file of an archive.
 
@@ -207,8 +353,9 @@ def build_inventory(
         Recordings shorter than this are quarantined (they would give no segment).
     threads : int
         Files probed in parallel (probing is I/O-bound).
-    previous_dir : str or Path, optional
-        Folder of a previous inventory; its rows are reused for unchanged files.
+    cache_dir : str or Path, optional
+        Folder of the inventory cache: rows of unchanged files are taken from it, and
+        it is updated when anything changed. Without it every file is probed.
 
     Returns
     -------
@@ -223,59 +370,87 @@ def build_inventory(
         settings = InventorySettings.from_mapping(settings, "inventory")
     settings = settings.canonical()
     resolver = _Resolver(archive, settings, min_seconds)
-    settings_hash = _settings_hash(settings, min_seconds)
-    cached = _previous_rows(Path(previous_dir), settings_hash) if previous_dir else {}
+    settings_hash = _settings_hash(archive, settings, min_seconds)
+    cache_dir = Path(cache_dir) if cache_dir else None
+    cached = _read_cache(cache_dir, settings_hash)
 
-    listing = []
-    for entry in iter_audio_files(archive, settings["extensions"]):
-        stat = entry.stat()
-        listing.append((Path(entry.path).relative_to(archive).as_posix(), stat.st_size, stat.st_mtime_ns))
-
-    def examine(item: tuple[str, int, int]) -> tuple[str, dict]:
-        if item in cached:
-            row = cached[item]
-            return ("quarantine" if "reason" in row else "recording"), row
-        relative, size, mtime_ns = item
-        try:
-            return "recording", resolver.row(relative, size, mtime_ns)
-        except Unusable as reason:
-            return "quarantine", {"path": relative, "site": resolver.site(relative),
-                                  "reason": str(reason), "file_size": size, "file_mtime_ns": mtime_ns}
-        except OSError as error:
-            return "quarantine", {"path": relative, "site": resolver.site(relative),
-                                  "reason": f"cannot be read: {error.strerror or error}",
-                                  "file_size": size, "file_mtime_ns": mtime_ns}
-
-    recordings, quarantine = [], []
-    reused = sum(item in cached for item in listing)
-    log.info("%d audio files under %s (%d unchanged since the last inventory)", len(listing), archive, reused)
+    listing = sorted(iter_audio_files(archive, settings["extensions"], settings["follow_links"], _warn_skipped))
+    files, duplicates = _split_duplicates(listing)
+    reused, new = _reusable(files, cached)
+    log.info("%d audio files under %s (%d unchanged since the last inventory)", len(listing), archive, len(reused))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for kind, row in pool.map(examine, listing, chunksize=64):
-            (recordings if kind == "recording" else quarantine).append(row)
+        fresh = list(pool.map(resolver.examine, new))
+    rows = pa.concat_tables([cached.take(reused), pa.Table.from_pylist(fresh, schema=ROW_SCHEMA)]).sort_by("path")
+    if cache_dir and (fresh or len(reused) != len(cached)):
+        _write_cache(rows, cache_dir, settings_hash)
 
-    recordings_frame = pd.DataFrame(recordings, columns=RECORDING_COLUMNS)
-    recordings_frame["start_time"] = pd.to_datetime(recordings_frame["start_time"], utc=True)
-    recordings_frame["local_start"] = pd.to_datetime(recordings_frame["local_start"])
-    quarantine_frame = pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
-    return Inventory(recordings_frame, quarantine_frame, settings_hash)
+    set_aside = [resolver.quarantined(found, f"duplicate of {original} (the same file reached through a link)")
+                 for found, original in duplicates]
+    recordings, quarantine = _frames(rows, set_aside)
+    for row in recordings[recordings["time_note"] != ""].itertuples(index=False):
+        log.warning("%s: %s; start time from %s", row.path, row.time_note, row.time_source)
+    return Inventory(recordings, quarantine, settings_hash)
 
 
-def _table(frame: pd.DataFrame, settings_hash: str) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+def _table(frame: pd.DataFrame | pa.Table, settings_hash: str) -> pa.Table:
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                          b"ecoae_settings_hash": settings_hash.encode()})
+                                          _SETTINGS_HASH_KEY: settings_hash.encode()})
 
 
-def _write_if_changed(frame: pd.DataFrame, path: Path) -> bool:
-    """Write a partition manifest unless the file already holds exactly these bytes."""
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
-    content = buffer.getvalue()
-    if path.exists() and path.read_bytes() == content:
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    return table.take(pc.sort_indices(table, [(key, "ascending") for key in keys]))
+
+
+def _partition_tables(recordings: pa.Table) -> Iterator[tuple[str, str, pa.Table]]:
+    """``(site, date, rows)`` of each partition, rows by start time, each in its own buffers.
+
+    Own buffers (not slices of one table) make the content hash independent of the
+    other partitions: Arrow's IPC writer writes a slice's whole parent buffers.
+    """
+    order = pc.sort_indices(recordings, [(key, "ascending") for key in ("site", "date", "start_time", "path")])
+    site, date = (recordings[key].take(order).to_numpy(zero_copy_only=False) for key in ("site", "date"))
+    if not len(site):
+        return
+    starts = np.flatnonzero(np.r_[True, (site[1:] != site[:-1]) | (date[1:] != date[:-1])])
+    for start, end in zip(starts, np.r_[starts[1:], len(site)]):
+        yield site[start], date[start], recordings.take(order[start:end])
+
+
+def _content_hash(table: pa.Table) -> str:
+    """Hash of a table's types and values (not of its metadata, which holds library versions)."""
+    sink = pa.BufferOutputStream()
+    plain = table.replace_schema_metadata(None).combine_chunks()  # one record batch, whatever the chunking
+    with pa.ipc.new_stream(sink, plain.schema) as writer:
+        writer.write_table(plain)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def _written_with(path: Path, digest: bytes) -> bool:
+    """Whether a manifest was written with this content hash.
+
+    Reads only the Parquet footer (its length is in the file's last 8 bytes), where
+    the hash is stored verbatim among the key-value metadata: a hundred times
+    cheaper than parsing it, which counts with thousands of partitions.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-8, os.SEEK_END)
+            length = int.from_bytes(handle.read(4), "little")
+            handle.seek(-8 - length, os.SEEK_END)
+            return digest in handle.read(length)
+    except OSError:  # absent, or too short to be a Parquet file
+        return False
+
+
+def _write_if_changed(table: pa.Table, path: Path) -> bool:
+    """Write a partition manifest unless it already holds these rows (same content hash)."""
+    digest = _content_hash(table).encode()
+    if _written_with(path, digest):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(content)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, _CONTENT_HASH_KEY: digest}), temporary)
     os.replace(temporary, path)
     return True
 
@@ -284,8 +459,8 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     """Write the recordings, quarantine and partition tables and the partition manifests.
 
     Manifests go to ``out_dir/partitions/site=<site>/date=<date>.parquet`` and are
-    rewritten only when their content changes; manifests of partitions that no
-    longer exist are removed.
+    rewritten only when their content changes (a hash of it is kept in each file);
+    manifests of partitions that no longer exist are removed.
 
     Parameters
     ----------
@@ -301,16 +476,17 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     """
     out_dir = Path(out_dir)
     settings_hash = inventory.settings_hash
-    recordings = inventory.recordings.sort_values(["site", "start_time", "path"]).reset_index(drop=True)
-    write_parquet_atomic(_table(recordings, settings_hash), out_dir / "recordings.parquet")
+    recordings = pa.Table.from_pandas(inventory.recordings, preserve_index=False)
+    write_parquet_atomic(_table(_sorted(recordings, ["site", "start_time", "path"]), settings_hash),
+                         out_dir / "recordings.parquet")
     write_parquet_atomic(_table(inventory.quarantine, settings_hash), out_dir / "quarantine.parquet")
 
     manifest_root = out_dir / "partitions"
     wanted, written = set(), 0
-    for (site, date), rows in recordings.groupby(["site", "date"], sort=True):
+    for site, date, rows in _partition_tables(recordings):
         path = manifest_root / f"{partition_folder(site, date)}.parquet"
         wanted.add(path)
-        written += _write_if_changed(rows.reset_index(drop=True), path)
+        written += _write_if_changed(rows, path)
     removed = 0
     if manifest_root.exists():
         for stale in manifest_root.glob("site=*/date=*.parquet"):

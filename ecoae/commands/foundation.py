@@ -28,7 +28,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
     settings = InventorySettings.from_mapping(args.settings, "inventory")
     min_seconds = SegmentSettings.from_mapping(args.segments, "segments").min_segment_seconds
-    inventory = build_inventory(args.archive, settings, min_seconds, args.threads or settings.threads, args.out_dir)
+    inventory = build_inventory(args.archive, settings, min_seconds, args.threads or settings.threads, args.cache_dir)
     counts = write_inventory(inventory, args.out_dir)
     if args.prune_results:
         for folder in prune_orphan_partitions(args.prune_results, inventory.partitions()):
@@ -67,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inventory", help="scan an archive: recordings, quarantine, partitions")
     inventory.add_argument("archive", help="folder of recordings")
     inventory.add_argument("--out-dir", required=True, help="output folder, e.g. results/inventory")
+    inventory.add_argument("--cache-dir", metavar="FOLDER",
+                           help="folder of the inventory cache (e.g. results/.cache/inventory): files unchanged "
+                                "since the last inventory are not probed again; without it, every file is probed")
     inventory.add_argument("--prune-results", metavar="RESULTS",
                            help="workflow results folder whose store partitions are removed when "
                                 "their recordings have left the archive (the workflow passes it)")

@@ -39,8 +39,11 @@ checkpoint inventory:
         # The results root, whose store partitions the inventory prunes when their
         # recordings leave the archive (not an output prefix of this rule).
         results=L.results,
+        # Rows of files probed before: not an output, so Snakemake keeps it between runs.
+        cache=L.inventory_cache,
     shell:
         "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q} --prune-results {params.results:q}"
+        " --cache-dir {params.cache:q}"
         " --settings {params.settings:q} --segments {params.segments:q} --threads {threads} 2> {log:q}"
 
 
