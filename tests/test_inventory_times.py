@@ -80,7 +80,7 @@ def test_bad_guano_timestamp_falls_back_to_the_name(tmp_path):
     write_wav(tmp_path / "bats" / "X1_20190301_230749.wav", guano=guano)
     row = _rows(tmp_path).loc["bats/X1_20190301_230749.wav"]
     assert row["time_source"] == "filename:songmeter" and row["serial"] == "X1"
-    assert row["time_note"].startswith("GUANO Timestamp '2019-02-30T23:07:49'")
+    assert row["time_note"].startswith("GUANO Timestamp: '2019-02-30T23:07:49'")
 
 
 def test_impossible_date_in_the_name_is_noted(tmp_path):

@@ -75,7 +75,7 @@ def test_malformed_audiomoth_offset_gives_no_start_and_says_why(zone):
 def test_bad_guano_timestamp_gives_no_start_and_says_why(stamp):
     meta = from_guano(f"GUANO|Version: 1.0\nTimestamp: {stamp}\nSerial: X1")
     assert meta.start is None and meta.serial == "X1"
-    assert meta.problem.startswith(f"GUANO Timestamp {stamp!r}")
+    assert meta.problem.startswith(f"GUANO Timestamp: {stamp!r}")
 
 
 def test_impossible_date_in_a_name_is_a_problem():

@@ -218,7 +218,7 @@ def from_guano(text: str | None) -> FileMetadata:
         try:
             start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError as error:
-            problem = f"GUANO Timestamp {stamp!r} is not a valid ISO 8601 time ({error})"
+            problem = f"GUANO Timestamp: {stamp!r} is not a valid ISO 8601 time ({error})"
     recorder = " ".join(v for v in (fields.get("Make"), fields.get("Model")) if v) or None
     return FileMetadata(start, "guano" if start else None, recorder, fields.get("Serial"), problem)
 
