@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ecoae.archive.inventory import summary_line
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
 from ecoae.layout import Layout
 from ecoae.problems import problem_count
 
@@ -18,15 +21,15 @@ def run_summary(results: str) -> str:
     Returns
     -------
     str
-        The line, with where to read the reasons when something was set aside.
+        The line, naming where the reasons are when something was set aside or left out.
     """
     layout = Layout(results)
-    line = summary_line(layout.inventory_dir)
-    if line is None:
+    recordings, quarantine = Path(layout.recordings), Path(layout.quarantine)
+    if not (recordings.exists() and quarantine.exists()):
         return "ecoae: no inventory written"
+    used = pq.read_metadata(recordings).num_rows
+    set_aside = pq.read_metadata(quarantine).num_rows
     problems = problem_count(layout.problems_dir)
-    if problems:
-        line += f"; {problems} segments with problems (reasons in {layout.problems_dir})"
-    else:
-        line += "; 0 segments with problems"
-    return line
+    line = f"ecoae: {used} recordings used, {set_aside} files quarantined, {problems} segments with problems"
+    where = [str(quarantine)] * bool(set_aside) + [layout.problems_dir] * bool(problems)
+    return line + (f" (reasons in {' and '.join(where)})" if where else "")

@@ -102,6 +102,8 @@ def load_audio(
                 handle.seek(min(start, handle.frames))
             samples = handle.read(frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        if not Path(path).exists():
+            raise AudioProblem("cannot be read (no such file); it was removed or moved after the inventory") from None
         detail = getattr(error, "error_string", None) or getattr(error, "strerror", None) or str(error)
         raise AudioProblem(f"cannot be read ({detail}); the file changed or vanished after the inventory") from None
     finite = np.isfinite(samples)

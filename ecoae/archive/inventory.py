@@ -501,31 +501,8 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     return {"partitions": len(partitions), "written": written, "removed": removed}
 
 
-def summary_line(inventory_dir: str | Path) -> str | None:
-    """One line for the end of a run: recordings used and files quarantined.
-
-    Parameters
-    ----------
-    inventory_dir : str or Path
-        ``results/inventory``.
-
-    Returns
-    -------
-    str or None
-        ``None`` when no inventory has been written yet.
-    """
-    inventory_dir = Path(inventory_dir)
-    recordings, quarantine = inventory_dir / "recordings.parquet", inventory_dir / "quarantine.parquet"
-    if not (recordings.exists() and quarantine.exists()):
-        return None
-    used = pq.read_metadata(recordings).num_rows
-    set_aside = pq.read_metadata(quarantine).num_rows
-    line = f"ecoae: {used} recordings used, {set_aside} files quarantined"
-    return line + (f" (reasons in {quarantine})" if set_aside else "")
-
-
 #: Stores laid out by partition under the results folder (``*`` = one folder per feature set).
-PARTITIONED_STORES = ("segments", "spectrograms", "features/*")
+PARTITIONED_STORES = ("segments", "spectrograms", "features/*", "problems/*")
 
 
 def prune_orphan_partitions(results_dir: str | Path, partitions: pd.DataFrame) -> list[Path]:
