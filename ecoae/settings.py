@@ -501,6 +501,33 @@ class MfccSettings(Section):
     threads: int = 2
 
 
+@dataclass(frozen=True)
+class BirdnetSettings(Section):
+    """BirdNET V2.4 embeddings summarised per segment (config ``birdnet``; the optional extra ``[birdnet]``).
+
+    ``enabled`` decides whether the set runs at all, never its values, so like ``threads``
+    and ``batch_size`` it is left out of the canonical form.
+    """
+
+    RUNTIME: ClassVar[tuple[str, ...]] = ("enabled", "threads", "batch_size")
+    WINDOW_SECONDS: ClassVar[float] = 3.0
+    MAX_OVERLAP: ClassVar[float] = 2.9  # BirdNET-Analyzer's range
+
+    enabled: bool = False
+    overlap: float = 0.0
+    silence_level: float = 0.001
+    batch_size: int = 8
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(
+            0 <= self.overlap <= self.MAX_OVERLAP,
+            f"birdnet.overlap must be in [0, {self.MAX_OVERLAP:g}] seconds, not {self.overlap!r}",
+        )
+        _check(self.batch_size >= 1, f"birdnet.batch_size must be positive, not {self.batch_size!r}")
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -583,6 +610,7 @@ class Settings(Section):
     pca: PcaSettings = field(default_factory=PcaSettings)
     indices: IndicesSettings = field(default_factory=IndicesSettings)
     mfcc: MfccSettings = field(default_factory=MfccSettings)
+    birdnet: BirdnetSettings = field(default_factory=BirdnetSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
 
     def __post_init__(self) -> None:
@@ -610,7 +638,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
 
 #: Sections with a schema file of their own, ``workflow/schemas/<section>.schema.yaml``;
 #: every other key is in ``config.schema.yaml``.
-SCHEMA_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "evaluation")
+SCHEMA_SECTIONS = ("spectrogram", "autoencoder", "indices", "mfcc", "birdnet", "evaluation")
 
 
 def section_class(section: str) -> type[Section]:

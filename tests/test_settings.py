@@ -13,6 +13,7 @@ import yaml
 from ecoae.settings import (
     SCHEMA_SECTIONS,
     AudioSettings,
+    BirdnetSettings,
     MfccSettings,
     Section,
     Settings,
@@ -102,6 +103,22 @@ def test_closed_sets_and_cross_checks_are_refused():
         load_settings({"audio": {"sample_rate": 16000}, "spectrogram": {"fmax": 9000}})
     with pytest.raises(SettingsError, match="partial"):
         load_settings({"segments": {"partial": "pad"}})
+
+
+def test_birdnet_is_off_by_default_and_an_enabled_set_needs_its_extra(monkeypatch):
+    from ecoae.features import birdnet
+    from ecoae.features.registry import check_enabled_sets, enabled_sets
+
+    assert enabled_sets(Settings()) == ["indices", "mfcc"]
+    enabled = load_settings({"birdnet": {"enabled": True}})
+    assert enabled_sets(enabled) == ["indices", "mfcc", "birdnet"]
+    assert enabled.birdnet.to_json() == BirdnetSettings().to_json()  # on or off, never a reason to re-run
+    monkeypatch.setattr(birdnet, "model_file", lambda: None)
+    check_enabled_sets(Settings())
+    with pytest.raises(SettingsError, match=r'^config\.birdnet\.enabled is true but .*pip install -e "\.\[birdnet\]"'):
+        check_enabled_sets(enabled)
+    with pytest.raises(SettingsError, match=r"birdnet\.overlap must be in \[0, 2\.9\] seconds"):
+        load_settings({"birdnet": {"overlap": 2.95}})
 
 
 def test_canonical_json_is_one_string_whatever_the_source():

@@ -12,6 +12,9 @@ the evaluation and the timings all follow from one entry in :data:`AUDIO_FEATURE
 
 Adding a set: write ``ecoae/features/<name>.py`` with its ``compute`` function, add its
 settings class and section to :mod:`ecoae.settings` (and the schema), then register it here.
+A set whose section has an ``enabled`` key runs only when it is on (:func:`enabled_sets`);
+one that needs an optional extra names a ``check`` function, called at start-up
+(:func:`check_enabled_sets`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ecoae.settings import AudioSettings, Section, Settings
+from ecoae.settings import AudioSettings, Section, Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class AudioFeatureSet:
         ``compute(segments, archive, audio, settings, threads) -> FeatureTable``.
     section : str
         Its config section (a field of :class:`ecoae.settings.Settings`).
+    check : str
+        Optional function of ``module``, ``check() -> str | None``: why the set cannot
+        run in this environment (one line naming the install command), or None.
     """
 
     name: str
@@ -48,6 +54,7 @@ class AudioFeatureSet:
     module: str
     function: str
     section: str
+    check: str = ""
 
     def settings_class(self) -> type[Section]:
         """The class of the set's config section."""
@@ -56,6 +63,14 @@ class AudioFeatureSet:
     def settings(self, config: Settings) -> Section:
         """The set's section of a whole configuration."""
         return getattr(config, self.section)
+
+    def enabled(self, config: Settings) -> bool:
+        """Whether a run computes the set: its section's ``enabled``, else always."""
+        return bool(getattr(self.settings(config), "enabled", True))
+
+    def unavailable(self) -> str | None:
+        """Why the set cannot run here (a missing optional extra), or None."""
+        return getattr(importlib.import_module(self.module), self.check)() if self.check else None
 
     def compute(self) -> Callable[[pd.DataFrame, str, AudioSettings, Section, int], tuple[pd.DataFrame, pd.DataFrame]]:
         """Import and return the compute function."""
@@ -73,5 +88,29 @@ AUDIO_FEATURE_SETS: dict[str, AudioFeatureSet] = {
             "mfcc", "MFCC summary statistics of a segment-store partition",
             "ecoae.features.mfcc", "partition_mfcc", "mfcc",
         ),
+        AudioFeatureSet(
+            "birdnet", "BirdNET V2.4 embedding statistics of a segment-store partition (extra [birdnet])",
+            "ecoae.features.birdnet", "partition_birdnet", "birdnet", check="missing_extra",
+        ),
     )
 }
+
+
+def enabled_sets(config: Settings) -> list[str]:
+    """Names of the registered sets a run computes and compares, in registry order."""
+    return [name for name, entry in AUDIO_FEATURE_SETS.items() if entry.enabled(config)]
+
+
+def check_enabled_sets(config: Settings) -> None:
+    """Stop before any work when an enabled set cannot run here.
+
+    Raises
+    ------
+    SettingsError
+        Naming the set, what is missing and the command that installs it.
+    """
+    for name in enabled_sets(config):
+        entry = AUDIO_FEATURE_SETS[name]
+        reason = entry.unavailable()
+        if reason:
+            raise SettingsError(f"config.{entry.section}.enabled is true but {reason}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from ecoae.features.registry import AUDIO_FEATURE_SETS
+from ecoae.features.registry import AUDIO_FEATURE_SETS, check_enabled_sets, enabled_sets
 from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
 from ecoae.layout import Layout, read_partition_list
 from ecoae.settings import SettingsError, check_schemas, load_settings, typed_config
@@ -20,6 +20,8 @@ try:
     config.update(typed_config(config))
     check_schemas(config, Path(workflow.basedir) / "workflow" / "schemas")
     S = load_settings(config)
+    # An enabled set whose optional extra is missing (birdnet) stops the run here, in one line.
+    check_enabled_sets(S)
 except SettingsError as error:
     raise WorkflowError(f"{error} (config/config.yaml, a --configfile or --config)") from None
 L = Layout(S.results)

@@ -27,7 +27,8 @@ rule audio_features:
         " --problems {output.problems:q} > {log:q} 2>&1"
 
 
-for _name in AUDIO_FEATURE_SETS:
+# Only enabled sets are targets and compared (birdnet is off by default).
+for _name in enabled_sets(S):
     TARGETS.append(
         per_partition(lambda site, date, name=_name: L.features(name, site, date))
     )
