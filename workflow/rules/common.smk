@@ -23,7 +23,9 @@ try:
     # An enabled set whose optional extra is missing (birdnet) stops the run here, in one line.
     check_enabled_sets(S)
 except SettingsError as error:
-    raise WorkflowError(f"{error} (config/config.yaml, a --configfile or --config)") from None
+    raise WorkflowError(
+        f"{error} (config/config.yaml, a --configfile or --config)"
+    ) from None
 L = Layout(S.results)
 
 
