@@ -100,3 +100,10 @@ def test_segments_left_out_are_read_beside_the_inventory_and_counted_once(tmp_pa
     assert table["segments"].sum() == 2 and set(table["sites"]) == {"jura"}
     assert overview.overview_sentences(archive)[0].endswith(
         "0 files quarantined; 2 segments left out because the audio could not be read (listed below).")
+
+
+def test_sites_show_their_real_folder_name_beside_a_safe_key():
+    table = recordings().assign(site=["jura", "jura", "jura", "a_b_-1f2e3d4c"],
+                                site_name=["jura", "jura", "jura", "a{b}"])
+    sites = overview.site_table(table)
+    assert sorted(sites["site"]) == ["a{b} (key a_b_-1f2e3d4c)", "jura"]

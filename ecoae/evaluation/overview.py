@@ -93,9 +93,16 @@ def time_source_kind(source) -> str:
 
 
 def _normalised(recordings: pd.DataFrame) -> pd.DataFrame:
-    """site, date (local, ``YYYY-MM-DD``), hours (NaN when unknown) and time kind of each recording."""
+    """site, date (local, ``YYYY-MM-DD``), hours (NaN when unknown) and time kind of each recording.
+
+    ``site`` is the real folder name (``site_name``) where the inventory kept one, with
+    the partition key beside it when the two differ (a name made safe for paths).
+    """
     frame = pd.DataFrame(index=recordings.index)
     frame["site"] = recordings["site"].astype("string").fillna(UNKNOWN_SITE) if "site" in recordings else UNKNOWN_SITE
+    if "site_name" in recordings:
+        names = recordings["site_name"].astype("string").fillna(frame["site"])
+        frame["site"] = names.where(names == frame["site"], names + " (key " + frame["site"] + ")")
     if "date" in recordings:
         dates = pd.to_datetime(recordings["date"], errors="coerce")
     elif "local_start" in recordings:
