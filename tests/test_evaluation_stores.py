@@ -104,5 +104,17 @@ def test_mismatched_keys_are_an_error(tmp_path):
     frame = pd.read_parquet(path)
     frame.loc[0, "segment_index"] = 99
     write_parquet_atomic(frame, path)
-    with pytest.raises(ValueError, match="segment keys differ"):
+    with pytest.raises(ValueError, match="holds segments that are not in the segment store"):
         stores.open_stores(built["segments_dir"], built["feature_dirs"]).frame.compute()
+
+
+def test_segments_absent_from_a_set_are_left_out_of_the_join(tmp_path):
+    built = build_stores(tmp_path)
+    whole = stores.open_stores(built["segments_dir"], built["feature_dirs"]).frame.compute()
+    path = built["feature_dirs"]["indices"] / "site=alpha/date=2021-06-01/part-0.parquet"
+    frame = pd.read_parquet(path)
+    write_parquet_atomic(frame.iloc[1:], path)  # its first segment could not be read: a problem
+    joined = stores.open_stores(built["segments_dir"], built["feature_dirs"]).frame.compute()
+    assert len(joined) == len(whole) - 1
+    left_out = frame.iloc[0][["recording_id", "segment_index"]].tolist()
+    assert left_out not in joined[["recording_id", "segment_index"]].values.tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,25 +58,45 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
 
 
 @pytest.mark.slow
-def test_quirky_archive_runs_the_whole_workflow(shared_data, tmp_path):
-    """Broken files are quarantined; the odd ones (256 kHz, MP3 silence, 1 s) get every feature set and a report."""
-    results = tmp_path / "results"
+def test_hostile_archive_runs_the_whole_workflow(shared_data, tmp_path):
+    """Broken files are quarantined, a damaged float WAV costs its own segment, hostile folder
+    and results names neither stop nor hijack the run; the odd files (256 kHz, MP3 silence,
+    1 s) get every feature set and a report."""
+    import numpy as np
+    import soundfile as sf
+
+    archive = tmp_path / "archive"
+    shutil.copytree(shared_data / "quirky", archive / "<script>alert(1)")
+    damaged = archive / "a{b}c"
+    damaged.mkdir()
+    tone = (0.1 * np.sin(np.arange(16000 * 4) * 0.3)).astype(np.float32)
+    sf.write(damaged / "20240501_000000.WAV", tone, 16000, subtype="FLOAT")
+    tone[20000:20010] = np.nan
+    sf.write(damaged / "20240501_001000.WAV", tone, 16000, subtype="FLOAT")
+    results = tmp_path / "out $(touch PWNED) dir"
     run = snakemake("--cores", "2", "--configfile", str(REPO / "config" / "config.yaml"),
-                    str(write_fast_config(tmp_path)), "--config", f"archive={shared_data / 'quirky'}",
-                    f"results={results}")
-    assert "5 recordings used, 3 files quarantined" in run.stdout + run.stderr
+                    str(write_fast_config(tmp_path)), "--config", f"archive={archive}", f"results={results}")
+    output = run.stdout + run.stderr
+    assert "ecoae: 7 recordings used, 3 files quarantined, 1 segments with problems" in output
+    assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+    recordings = read_parquet(results / "inventory" / "recordings.parquet")
+    names = dict(zip(recordings["site"], recordings["site_name"]))
+    assert set(names.values()) == {"<script>alert(1)", "a{b}c"}
+    assert all(key != name for key, name in names.items())  # both made safe for paths
     quarantine = read_parquet(results / "inventory" / "quarantine.parquet")
-    assert set(quarantine["path"]) == {"audiomoth_zero_bytes_20220104_183000.WAV",
-                                       "truncated_header_stereo_empty.wav", "stereo_float_5_frames.wav"}
+    assert {Path(p).name for p in quarantine["path"]} == {
+        "audiomoth_zero_bytes_20220104_183000.WAV", "truncated_header_stereo_empty.wav", "stereo_float_5_frames.wav"}
     for store in ("ae-explicit384", "ae-implicit384", "pca32", "indices", "mfcc"):
         rows = pd.concat(read_parquet(p) for p in (results / "features" / store).glob("site=*/date=*/part-0.parquet"))
-        assert len(rows) == 5, store
+        assert len(rows) == 6, store  # 5 odd files + the good float WAV; the damaged one is a problem
+    problems = pd.concat(read_parquet(p) for p in (results / "problems").glob("*/site=*/date=*/part-0.parquet"))
+    assert set(problems["stage"]) == {"spectrograms", "indices", "mfcc"}
+    assert set(problems["path"]) == {"a{b}c/20240501_001000.WAV"}
+    assert problems["reason"].str.contains("10 of 64000 samples are NaN or infinite").all()
     indices = pd.concat(read_parquet(p) for p in (results / "features" / "indices").glob("*/*/part-0.parquet"))
     assert indices["qc_silent"].sum() == 1  # the MP3 of digital silence
-    # One site and too few examples per class: every task is skipped, and the report says so.
-    tasks = pd.read_csv(results / "evaluation" / "tasks.csv")
-    assert (tasks["status"] == "skipped").all() and tasks["reason"].str.len().gt(0).all()
-    assert (results / "evaluation" / "report.html").stat().st_size > 0
+    report = (results / "evaluation" / "report.html").read_text()
+    assert "<script>alert(1)" not in report and "&lt;script&gt;alert(1)" in report
 
 
 def test_bad_config_value_is_named(tmp_path):

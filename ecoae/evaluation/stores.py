@@ -85,10 +85,12 @@ def read_joined_partition(
     FileNotFoundError
         When a feature set lacks the partition.
     ValueError
-        When a feature file's keys differ from the segment store's.
+        When a feature file holds keys the segment store lacks, or repeats a key.
+        Segments absent from a feature file (listed as problems) are left out of the join.
     """
     seg_path = partition_file(segments_dir, partition)
     frame = read_partition(seg_path)
+    segment_keys = pd.MultiIndex.from_frame(frame[JOIN_KEY])
     for name, store_dir in feature_dirs.items():
         path = partition_file(store_dir, partition)
         if not path.exists():
@@ -98,15 +100,14 @@ def read_joined_partition(
             )
         features = pq.read_table(path, columns=JOIN_KEY + columns[name], partitioning=None).to_pandas()
         features = features.rename(columns={c: f"{name}{SET_SEPARATOR}{c}" for c in columns[name]})
-        if len(features) != len(frame) or features.duplicated(JOIN_KEY).any():
-            raise ValueError(
-                f"{path} has {len(features)} rows but the segment store {seg_path} has {len(frame)} "
-                "(or its keys repeat); re-run that set's rule for this partition"
-            )
-        joined = frame.merge(features, on=JOIN_KEY, how="left", validate="one_to_one", indicator=True)
-        if (joined["_merge"] != "both").any():
-            raise ValueError(f"{path}: segment keys differ from {seg_path}; re-run that set's rule for this partition")
-        frame = joined.drop(columns="_merge")
+        if features.duplicated(JOIN_KEY).any():
+            raise ValueError(f"{path}: segment keys repeat; re-run that set's rule for this partition")
+        # Segments a stage could not read are absent from its store (results/problems lists
+        # them), so the join keeps the segments every set has.
+        if not pd.MultiIndex.from_frame(features[JOIN_KEY]).isin(segment_keys).all():
+            raise ValueError(f"{path} holds segments that are not in the segment store {seg_path}; "
+                             "re-run that set's rule for this partition")
+        frame = frame.merge(features, on=JOIN_KEY, how="inner", validate="one_to_one")
     if add_labels is not None:
         frame = add_labels(frame)
     return frame

@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 
 from ecoae.features.autoencoder import ConvAutoEncoder, images_to_tensor
-from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
-from ecoae.store import SEGMENT_KEY, read_parquet, write_partition
+from ecoae.features.spectrogram import ImageRecipe, check_images_follow_segments, read_spectrograms
+from ecoae.store import SEGMENT_KEY, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,7 @@ def encode_partition(
     keys, images, settings = read_spectrograms(spectrogram_path)
     check_spectrogram_settings(settings, checkpoint["spectrogram"], spectrogram_path)
     if segments_path is not None:
-        segments = read_parquet(segments_path)[SEGMENT_KEY]
-        if not segments.reset_index(drop=True).equals(keys[SEGMENT_KEY].reset_index(drop=True)):
-            raise ValueError(
-                f"{spectrogram_path} does not hold the segments of {segments_path} in order; "
-                "re-run the spectrogram step for this partition"
-            )
+        check_images_follow_segments(keys, segments_path, spectrogram_path)
     features = encode_images(model, images, batch_size, device)
     if not np.isfinite(features).all():
         raise ValueError(f"non-finite features from {spectrogram_path}; the checkpoint may be corrupt")

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecoae.features.spectrogram import ImageRecipe, read_spectrograms
-from ecoae.store import SEGMENT_KEY, read_parquet, write_partition
+from ecoae.features.spectrogram import ImageRecipe, check_images_follow_segments, read_spectrograms
+from ecoae.store import SEGMENT_KEY, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,7 @@ def encode_partition_pca(spectrogram_path: str | Path, model_path: str | Path, o
         raise ValueError(f"{spectrogram_path} was rendered with spectrogram settings {recipe.to_json()}, but "
                          f"{model_path} was fitted on {trained.to_json()}; re-run the workflow to refit it")
     if segments_path is not None:
-        segments = read_parquet(segments_path)[SEGMENT_KEY].reset_index(drop=True)
-        if not segments.equals(keys[SEGMENT_KEY].reset_index(drop=True)):
-            raise ValueError(f"{spectrogram_path} does not hold the segments of {segments_path} in order; "
-                             "re-run the spectrogram step for this partition")
+        check_images_follow_segments(keys, segments_path, spectrogram_path)
     features = (flatten(images) - mean) @ components.T
     frame = pd.concat([keys[SEGMENT_KEY].reset_index(drop=True),
                        pd.DataFrame(features.astype(np.float32), columns=feature_columns(len(components)))], axis=1)

@@ -396,3 +396,25 @@ def read_spectrograms(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, Image
     except ValueError:
         pass  # a file outside a store: the key columns alone
     return keys, images, settings
+
+
+def check_images_follow_segments(keys: pd.DataFrame, segments_path: str | Path, spectrogram_path: str | Path) -> None:
+    """Check that a spectrogram store holds segments of its segment store, in its order.
+
+    Segments whose audio could not be used are absent from the images (and listed in
+    the problem tables), so the images' keys are an ordered subsequence of the segments'.
+
+    Raises
+    ------
+    ValueError
+        An image whose segment is not in the segment store, or images out of order:
+        the spectrograms are stale.
+    """
+    from ecoae.store import read_parquet
+
+    segments = read_parquet(segments_path)[SEGMENT_KEY]
+    position = {key: i for i, key in enumerate(zip(segments["recording_id"], segments["segment_index"]))}
+    found = [position.get(key, -1) for key in zip(keys["recording_id"], keys["segment_index"])]
+    if -1 in found or any(later <= earlier for earlier, later in zip(found, found[1:])):
+        raise ValueError(f"{spectrogram_path} holds segments that are not those of {segments_path} in order; "
+                         "re-run the spectrogram step for this partition")
