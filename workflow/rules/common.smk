@@ -58,7 +58,9 @@ def inventory_fingerprint(wildcards):
     """What the inventory depends on: the demo settings, or the archive's file listing."""
     if DEMO:
         return config_fingerprint(S.demo.canonical())
-    return archive_fingerprint(ARCHIVE, list(S.inventory.extensions), S.inventory.follow_links)
+    return archive_fingerprint(
+        ARCHIVE, list(S.inventory.extensions), S.inventory.follow_links
+    )
 
 
 _partition_cache = {}
