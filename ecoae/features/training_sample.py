@@ -102,7 +102,7 @@ def render_training_images(
     for problem in problems.itertuples(index=False):
         log.warning("sampled segment dropped: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     if kept.empty:
-        raise ValueError(f"none of the sampled segments' audio can be used (reasons above); "
+        raise ValueError("none of the sampled segments' audio can be used (reasons above); "
                          "delete the model folder to draw a new sample")
     return kept, images
 
