@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,6 @@ from ecoae.features.training import (
 from ecoae.features.training_sample import draw_training_sample, sample_sha256, split_validation, write_training_sample
 from ecoae.settings import TrainingSettings
 from shared_data import ARCHIVE, needs_archive
-from workflow_helpers import planned_jobs, snakemake, write_fast_config
 
 SMALL = Architecture("explicit", 32, channels=(4, 8, 8, 8))
 
@@ -164,45 +162,6 @@ def test_cli_train_sample_images_and_train_write_checkpoint_and_figures(real_ima
 def test_missing_checkpoint_error_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         load_checkpoint(tmp_path / "nope.pt")
-
-
-def _snakemake(results: Path, archive: Path, configfile: Path, *targets: str, dry_run: bool = False) -> str:
-    args = ["--cores", "2", "--configfile", str(configfile), "--config", f"archive={archive}",
-            f"results={results}", *(["-n"] if dry_run else []), "--", *targets]
-    return snakemake(*args).stdout
-
-
-@needs_archive
-@pytest.mark.slow
-def test_workflow_never_retrains_when_new_recordings_arrive(tmp_path):
-    """Run the AE rules on a small real archive, add a day of recordings: only the new day is processed."""
-    archive, results = tmp_path / "archive", tmp_path / "results"
-    for site, count in [("jura", 4), ("dagua", 3)]:
-        (archive / site).mkdir(parents=True)
-        for path in sorted((ARCHIVE / site).glob("*.wav"))[:count]:
-            (archive / site / path.name).symlink_to(path)
-    configfile = write_fast_config(tmp_path)
-
-    def features(partitions):
-        return [f"{results}/features/ae-{model}/{partition_folder(site, date)}/part-0.parquet"
-                for model in ["explicit384", "implicit384"] for site, date in partitions]
-
-    old = [("jura", "2019-05-22"), ("dagua", "2017-03-25")]
-    _snakemake(results, archive, configfile, f"{results}/inventory/partitions.tsv")
-    _snakemake(results, archive, configfile, *features(old))
-    model = results / "models" / "explicit384" / "model.pt"
-    stamp = model.stat().st_mtime_ns
-    for path in features(old):
-        assert len(read_parquet(path)) == len(read_parquet(path.replace("features/ae-explicit384", "segments")
-                                                           .replace("features/ae-implicit384", "segments")))
-
-    new_day = archive / "jura" / "S4A03895_20190523_000000.wav"
-    new_day.symlink_to(sorted((ARCHIVE / "jura").glob("*.wav"))[10])
-    _snakemake(results, archive, configfile, f"{results}/inventory/partitions.tsv")
-    plan = _snakemake(results, archive, configfile, *features(old + [("jura", "2019-05-23")]), dry_run=True)
-    assert planned_jobs(plan) == {"segment": 1, "spectrograms": 1, "encode": 2}, plan[-3000:]
-    _snakemake(results, archive, configfile, *features(old + [("jura", "2019-05-23")]))
-    assert model.stat().st_mtime_ns == stamp
 
 
 def test_full_disk_names_the_checkpoint_and_leaves_nothing(tmp_path, monkeypatch):

@@ -40,6 +40,8 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
     args = run_args(archive, tmp_path / "results", fast_config)
     snakemake(*args)
     assert "Nothing to be done" in snakemake(*args, "-n").stdout
+    models = sorted((tmp_path / "results" / "models").glob("*/model.*"))
+    stamps = [path.stat().st_mtime_ns for path in models]
 
     new_day = sorted((later / "forest").glob("20240502_*.WAV"))
     assert new_day
@@ -56,6 +58,7 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
     snakemake(*args)
     stores = (tmp_path / "results" / "features").glob("*/site=forest/date=2024-05-02/part-0.parquet")
     assert len(list(stores)) == 5  # two AE models, the PCA, indices, MFCC
+    assert len(models) == 3 and [path.stat().st_mtime_ns for path in models] == stamps  # nothing refitted
 
 
 def store_tables(results: Path) -> dict[str, pd.DataFrame]:
