@@ -10,12 +10,16 @@ here**; no store holds a row of NaN standing in for a failure.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ecoae.store import SEGMENT_KEY, read_partition, write_partition
+
+log = logging.getLogger(__name__)
 
 #: Columns of a problem table (``site`` and ``date`` are in its folder names).
 PROBLEM_COLUMNS = [*SEGMENT_KEY, "path", "offset", "stage", "reason"]
@@ -53,7 +57,9 @@ def problem_table(segments: pd.DataFrame, positions: Sequence[int], reasons: Seq
 
 
 def write_problems(problems: pd.DataFrame, path: str | Path) -> Path:
-    """Write one stage's problem table for one partition (written even when empty)."""
+    """Write one stage's problem table for one partition (written even when empty); log each problem."""
+    for problem in problems.itertuples(index=False):
+        log.warning("left out: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     return write_partition(problems[PROBLEM_COLUMNS].reset_index(drop=True), path)
 
 
@@ -71,8 +77,8 @@ def read_problems(problems_dir: str | Path) -> pd.DataFrame:
         :data:`PROBLEM_COLUMNS` plus ``site`` and ``date``; empty when there is none.
     """
     files = sorted(Path(problems_dir).glob("*/site=*/date=*/part-0.parquet"))
-    frames = [read_partition(path) for path in files]
-    frames = [frame for frame in frames if len(frame)]
+    # Most tables are empty: their footer says so without reading them into pandas.
+    frames = [read_partition(path) for path in files if pq.read_metadata(path).num_rows]
     if not frames:
         return pd.DataFrame(columns=[*PROBLEM_COLUMNS, "site", "date"])
     return pd.concat(frames, ignore_index=True)

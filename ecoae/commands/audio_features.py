@@ -55,8 +55,6 @@ def run_feature_set(args: argparse.Namespace, entry: AudioFeatureSet) -> int:
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     write_partition(table, args.out)
     write_problems(problems, args.problems)
-    for problem in problems.itertuples(index=False):
-        log.warning("left out: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     log.info(
         "%s: %d segments, %.2f min of audio in %.1f s (%.3f s per minute, %d threads) -> %s",
         entry.name, len(frame), audio_minutes, seconds,

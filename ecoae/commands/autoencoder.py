@@ -113,8 +113,6 @@ def run_spectrograms(args) -> int:
     kept, images, problems = render_partition(segments, args.archive, recipe, channel, args.threads, progress=True)
     write_spectrograms(args.out, kept, images, recipe)
     write_problems(problems, args.problems)
-    for problem in problems.itertuples(index=False):
-        log.warning("left out: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     log.info("wrote %d spectrograms to %s (%d segments left out)", len(kept), args.out, len(problems))
     return 0
 
