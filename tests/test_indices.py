@@ -251,13 +251,19 @@ def test_cli_rejects_bad_settings(archive, tmp_path):
 
 def test_worker_processes_keep_segment_order(archive):
     from ecoae.features.indices import segment_indices
-    from ecoae.features.segment_workers import map_segment_audio, worker_count
+    from ecoae.features.mfcc import mfcc_analysis
+    from ecoae.features.segment_workers import Analysis, map_segment_audio, worker_count
 
     settings = resolve_settings({"select": ["ACI", "Ht"]})
     segments = make_segments(archive, REAL_SEGMENTS)
     audio = AudioSettings(sample_rate=RATE)
-    pooled = map_segment_audio(segment_indices, segments, archive, audio, settings, 2, 0.001, "test")
-    serial = map_segment_audio(segment_indices, segments, archive, audio, settings, 1, 0.001, "test")
-    assert pooled.rows == serial.rows and len(pooled.rows) == len(REAL_SEGMENTS)
-    pd.testing.assert_frame_equal(pooled.keys, segments[SEGMENT_KEY])
+    # One pass, two analyses (the second at another rate): each segment is decoded once.
+    analyses = [Analysis("indices", segment_indices, settings, RATE, 0.001), mfcc_analysis(audio)]
+    pooled = map_segment_audio(analyses, segments, archive, audio.channel, 2)
+    serial = map_segment_audio(analyses, segments, archive, audio.channel, 1)
+    for name in ("indices", "mfcc"):
+        assert pooled.results[name].rows == serial.results[name].rows
+        assert len(pooled.results[name].rows) == len(REAL_SEGMENTS)
+        pd.testing.assert_frame_equal(pooled.results[name].keys, segments[SEGMENT_KEY])
+    assert set(pooled.cpu_s) == {"decode", "indices", "mfcc"} and pooled.cpu_s["indices"] > 0
     assert worker_count(8, 30, 60) == 1 and worker_count(2, 600, 60) == 2 and worker_count(4, 150, 60) == 2

@@ -93,6 +93,28 @@ def load_audio(
     AudioProblem
         The file cannot be opened or read, or the window holds NaN or infinite samples.
     """
+    mono, source_rate = read_window(path, offset, duration, channel)
+    return resample(mono, source_rate, sample_rate or source_rate)
+
+
+def read_window(
+    path: str | Path, offset: float = 0.0, duration: float | None = None, channel: str | int = MIX
+) -> tuple[np.ndarray, int]:
+    """Read a window of a recording as mono float32 at the file's own rate.
+
+    Decode once with this, then :func:`resample` to each rate a stage needs.
+    Parameters are those of :func:`load_audio`.
+
+    Returns
+    -------
+    (ndarray, int)
+        1-D float32 samples and the file's sample rate.
+
+    Raises
+    ------
+    AudioProblem
+        The file cannot be opened or read, or the window holds NaN or infinite samples.
+    """
     try:
         with sf.SoundFile(str(path)) as handle:
             source_rate = handle.samplerate
@@ -110,5 +132,4 @@ def load_audio(
     if not finite.all():
         bad = int(finite.size - np.count_nonzero(finite))
         raise AudioProblem(f"{bad} of {finite.size} samples are NaN or infinite (a damaged float recording)")
-    mono = to_mono(samples, channel)
-    return resample(mono, source_rate, sample_rate or source_rate)
+    return to_mono(samples, channel), source_rate

@@ -110,7 +110,7 @@ def run_spectrograms(args) -> int:
 
     recipe, channel = _image_recipe(args)
     segments = read_partition(args.segments)
-    kept, images, problems = render_partition(segments, args.archive, recipe, channel, args.threads, progress=True)
+    kept, images, problems = render_partition(segments, args.archive, recipe, channel, args.threads)
     write_spectrograms(args.out, kept, images, recipe)
     write_problems(problems, args.problems)
     log.info("wrote %d spectrograms to %s (%d segments left out)", len(kept), args.out, len(problems))

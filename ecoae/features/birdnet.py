@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecoae.features.segment_workers import FeatureTable, map_segment_audio
+from ecoae.features.segment_workers import Analysis, FeatureTable, SegmentResults, map_segment_audio
 from ecoae.settings import AudioSettings, BirdnetSettings
 
 INSTALL = 'pip install -e ".[birdnet]"'
@@ -445,6 +445,29 @@ def segment_birdnet(s: np.ndarray, sr: int, settings: dict) -> dict[str, Any]:
     }
 
 
+def birdnet_analysis(audio: AudioSettings, settings: BirdnetSettings | dict | None = None) -> Analysis:
+    """BirdNET as one analysis of a pass over a partition's audio (always at 48 kHz).
+
+    Raises
+    ------
+    ImportError
+        When the optional extra is not installed.
+    """
+    settings = resolve_settings(settings)
+    load_model()  # read once here, so forked workers inherit it
+    job = {**settings.canonical(), "batch_size": settings.batch_size}
+    return Analysis("birdnet", segment_birdnet, job, SAMPLE_RATE, SECONDS_PER_WORKER)
+
+
+def birdnet_table(results: SegmentResults, settings: dict) -> FeatureTable:
+    """The store table of a pass's BirdNET rows: embedding means and standard deviations, ``qc_*``."""
+    values = np.array([np.concatenate([row["mean"], row["std"]]) for row in results.rows], dtype=np.float32)
+    features = pd.DataFrame(values.reshape(-1, 2 * EMBEDDING_SIZE), columns=feature_columns())
+    for flag in QC_COLUMNS:
+        features[flag] = np.array([row[flag] for row in results.rows], dtype=bool)
+    return results.table(features)
+
+
 def partition_birdnet(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -478,15 +501,6 @@ def partition_birdnet(
     ImportError
         When the optional extra is not installed.
     """
-    settings = resolve_settings(settings)
-    load_model()  # read once here, so forked workers inherit it
-    job = {**settings.canonical(), "batch_size": settings.batch_size}
-    results = map_segment_audio(
-        segment_birdnet, segments, archive, audio.replace(sample_rate=SAMPLE_RATE), job, threads,
-        SECONDS_PER_WORKER, "birdnet",
-    )
-    values = np.array([np.concatenate([row["mean"], row["std"]]) for row in results.rows], dtype=np.float32)
-    features = pd.DataFrame(values.reshape(-1, 2 * EMBEDDING_SIZE), columns=feature_columns())
-    for flag in QC_COLUMNS:
-        features[flag] = np.array([row[flag] for row in results.rows], dtype=bool)
-    return results.table(features)
+    analysis = birdnet_analysis(audio, settings)
+    done = map_segment_audio([analysis], segments, archive, audio.channel, threads)
+    return birdnet_table(done.results["birdnet"], analysis.settings)

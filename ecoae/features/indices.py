@@ -19,6 +19,8 @@ row are NaN, e.g. entropies and dB values of digital silence).
 
 from __future__ import annotations
 
+import importlib
+
 import logging
 import warnings
 from pathlib import Path
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ecoae.features import indices_fast
-from ecoae.features.segment_workers import FeatureTable, map_segment_audio
+from ecoae.features.segment_workers import Analysis, FeatureTable, SegmentResults, map_segment_audio
 from ecoae.settings import AudioSettings, IndicesSettings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -332,6 +334,23 @@ def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dic
     return row
 
 
+def indices_analysis(audio: AudioSettings, settings: IndicesSettings | dict | None = None) -> Analysis:
+    """The indices as one analysis of a pass over a partition's audio (at ``audio.sample_rate``)."""
+    for module in ("maad.features", "maad.sound"):  # imported once here, inherited by forked workers
+        importlib.import_module(module)
+    return Analysis("indices", segment_indices, resolve_settings(settings), audio.sample_rate, SECONDS_PER_WORKER)
+
+
+def indices_table(results: SegmentResults, settings: dict) -> FeatureTable:
+    """The store table of a pass's index rows: float64 indices, then the ``qc_*`` columns."""
+    names = selected_indices(settings)
+    features = pd.DataFrame(results.rows, columns=names + QC_COLUMNS)
+    features[names] = features[names].astype("float64")
+    features[QC_COLUMNS[:3]] = features[QC_COLUMNS[:3]].astype(bool)
+    features["qc_undefined"] = features["qc_undefined"].astype("int16")
+    return results.table(features)
+
+
 def partition_indices(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -361,16 +380,6 @@ def partition_indices(
         selected index, then the ``qc_*`` columns, for every segment whose audio could
         be read; ``problems``: the others, with reasons.
     """
-    import maad.features  # noqa: F401  (imported once here, inherited by forked workers)
-    import maad.sound  # noqa: F401
-
-    settings = resolve_settings(settings)
-    results = map_segment_audio(
-        segment_indices, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "indices"
-    )
-    names = selected_indices(settings)
-    features = pd.DataFrame(results.rows, columns=names + QC_COLUMNS)
-    features[names] = features[names].astype("float64")
-    features[QC_COLUMNS[:3]] = features[QC_COLUMNS[:3]].astype(bool)
-    features["qc_undefined"] = features["qc_undefined"].astype("int16")
-    return results.table(features)
+    analysis = indices_analysis(audio, settings)
+    done = map_segment_audio([analysis], segments, archive, audio.channel, threads)
+    return indices_table(done.results["indices"], analysis.settings)

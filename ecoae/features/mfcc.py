@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ecoae.features.segment_workers import FeatureTable, map_segment_audio
+from ecoae.features.segment_workers import Analysis, FeatureTable, SegmentResults, map_segment_audio
 from ecoae.settings import AudioSettings, MfccSettings
 
 QC_COLUMNS = ["qc_short", "qc_silent"]
@@ -229,6 +229,29 @@ def segment_mfcc(s: np.ndarray, sr: int, settings: dict | None = None) -> dict[s
     return row
 
 
+def mfcc_analysis(audio: AudioSettings, settings: MfccSettings | dict | None = None) -> Analysis:
+    """MFCC as one analysis of a pass over a partition's audio (at ``audio.sample_rate``)."""
+    import librosa  # noqa: F401  (imported once here, inherited by forked workers)
+
+    settings = resolve_settings(settings)
+    # Build the mel filter bank once here, so forked workers inherit it.
+    _banded_mel_basis(
+        audio.sample_rate, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
+    )
+    _dct_matrix(settings["n_mels"], settings["n_mfcc"])
+    _window(settings["n_fft"])
+    return Analysis("mfcc", segment_mfcc, settings, audio.sample_rate, SECONDS_PER_WORKER)
+
+
+def mfcc_table(results: SegmentResults, settings: dict) -> FeatureTable:
+    """The store table of a pass's MFCC rows: float32 features, then the ``qc_*`` columns."""
+    columns = feature_columns(settings)
+    features = pd.DataFrame(results.rows, columns=columns + QC_COLUMNS)
+    features[columns] = features[columns].astype("float32")
+    features[QC_COLUMNS] = features[QC_COLUMNS].astype(bool)
+    return results.table(features)
+
+
 def partition_mfcc(
     segments: pd.DataFrame,
     archive: str | Path,
@@ -257,20 +280,6 @@ def partition_mfcc(
         ``features``: ``SEGMENT_KEY`` (order of ``segments``), float32 feature columns,
         ``qc_*``, for every segment whose audio could be read; ``problems``: the others.
     """
-    import librosa  # noqa: F401  (imported once here, inherited by forked workers)
-
-    settings = resolve_settings(settings)
-    # Build the mel filter bank once here, so forked workers inherit it.
-    _banded_mel_basis(
-        audio.sample_rate, settings["n_fft"], settings["n_mels"], settings["fmin"], settings["fmax"]
-    )
-    _dct_matrix(settings["n_mels"], settings["n_mfcc"])
-    _window(settings["n_fft"])
-    results = map_segment_audio(
-        segment_mfcc, segments, archive, audio, settings, threads, SECONDS_PER_WORKER, "mfcc"
-    )
-    columns = feature_columns(settings)
-    features = pd.DataFrame(results.rows, columns=columns + QC_COLUMNS)
-    features[columns] = features[columns].astype("float32")
-    features[QC_COLUMNS] = features[QC_COLUMNS].astype(bool)
-    return results.table(features)
+    analysis = mfcc_analysis(audio, settings)
+    done = map_segment_audio([analysis], segments, archive, audio.channel, threads)
+    return mfcc_table(done.results["mfcc"], analysis.settings)

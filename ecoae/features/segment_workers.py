@@ -1,5 +1,6 @@
-"""Spread per-segment work over worker processes: every feature set computed from audio
-(acoustic indices, MFCC, and any set registered in :mod:`ecoae.features.registry`).
+"""One pass over a partition's audio: each segment decoded once, every analysis run on
+it (acoustic indices, MFCC, and any set registered in :mod:`ecoae.features.registry`),
+spread over worker processes that import the libraries once and serve many segments.
 
 Each worker runs its BLAS library single-threaded: the parallelism is one
 segment per process, and an idle multi-threaded BLAS pool that must be woken
@@ -10,6 +11,7 @@ machine (measured: 37 ms instead of 1 ms for one mel projection).
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ecoae.archive.audio import AudioProblem, load_audio
+from ecoae.archive.audio import AudioProblem, read_window, resample
 from ecoae.problems import problem_table
-from ecoae.settings import AudioSettings
 from ecoae.store import SEGMENT_KEY
 
 #: ``analyse(samples, sample_rate, settings) -> row``: what a stage computes for one segment.
@@ -109,76 +110,136 @@ class SegmentResults:
         The analysis of each of them, aligned with ``keys``.
     problems : DataFrame
         The segments left out, with reasons (:func:`ecoae.problems.problem_table`).
+    kept : ndarray
+        Boolean mask over the partition's rows: the segments analysed.
     """
 
     keys: pd.DataFrame
-    rows: list[dict]
+    rows: list
     problems: pd.DataFrame
+    kept: np.ndarray
 
     def table(self, features: pd.DataFrame) -> FeatureTable:
         """Key columns followed by ``features`` (built from :attr:`rows`), and the problems."""
         return FeatureTable(pd.concat([self.keys, features.reset_index(drop=True)], axis=1), self.problems)
 
 
-def _analyse_segment(job: tuple) -> dict | SegmentFailure:
-    analyse, path, offset, duration, sample_rate, channel, settings = job
+class Analysis(NamedTuple):
+    """One thing computed from every segment's audio in a pass over a partition.
+
+    Attributes
+    ----------
+    name : str
+        Its stage (a feature set's name, or ``spectrograms``): the progress label and the
+        ``stage`` of its problems.
+    function : callable
+        Module-level ``function(samples, sample_rate, settings) -> row`` (picklable).
+    settings : object
+        Passed to ``function``.
+    sample_rate : int
+        Rate the segment's audio is resampled to for it.
+    seconds_per_worker : float
+        Audio that justifies one more worker process for it alone (starting one costs
+        about a tenth of a second); a pass uses the smallest of its analyses'.
+    """
+
+    name: str
+    function: SegmentAnalysis
+    settings: Any
+    sample_rate: int
+    seconds_per_worker: float
+
+
+@dataclass
+class PassResults:
+    """What a pass over a partition's audio gives, per analysis.
+
+    Attributes
+    ----------
+    results : dict of str to SegmentResults
+        Per analysis name: the segments analysed and their rows, and the segments left out.
+    cpu_s : dict of str to float
+        CPU seconds each analysis took over all segments (in whichever process ran it),
+        and ``"decode"``: reading and resampling the audio. Job start-up is not included.
+    """
+
+    results: dict[str, SegmentResults]
+    cpu_s: dict[str, float]
+
+
+def _analyse_segment(job: tuple) -> tuple[tuple | SegmentFailure, tuple[float, ...]]:
+    """Decode one segment once and run every analysis on it; CPU seconds of each (decode first)."""
+    analyses, path, offset, duration, channel = job
+    started = time.process_time()
     try:
-        samples = load_audio(path, sample_rate, offset, duration, channel)
+        native, source_rate = read_window(path, offset, duration, channel)
+        at_rate = {rate: resample(native, source_rate, rate) for rate in {a.sample_rate for a in analyses}}
     except AudioProblem as problem:
-        return SegmentFailure(str(problem))
-    return analyse(samples, sample_rate, settings)
+        return SegmentFailure(str(problem)), (time.process_time() - started,) + (0.0,) * len(analyses)
+    times = [time.process_time() - started]
+    rows = []
+    for analysis in analyses:
+        started = time.process_time()
+        rows.append(analysis.function(at_rate[analysis.sample_rate], analysis.sample_rate, analysis.settings))
+        times.append(time.process_time() - started)
+    return tuple(rows), tuple(times)
 
 
 def map_segment_audio(
-    analyse: SegmentAnalysis,
+    analyses: Sequence[Analysis],
     segments: pd.DataFrame,
     archive: str | Path,
-    audio: AudioSettings,
-    settings: dict,
+    channel: str | int,
     threads: int,
-    seconds_per_worker: float,
-    stage: str,
-) -> SegmentResults:
-    """Read each segment's audio and analyse it, over worker processes, in row order.
+) -> PassResults:
+    """Decode each segment once and run every analysis on it, over worker processes, in row order.
 
     A segment whose audio cannot be used (:class:`~ecoae.archive.audio.AudioProblem`)
-    is left out and listed in the result's problems; the others are analysed.
+    is left out of every analysis and listed in each one's problems.
 
     Parameters
     ----------
-    analyse : callable
-        Module-level ``analyse(samples, sample_rate, settings) -> dict``.
+    analyses : sequence of Analysis
+        What to compute from each segment (each at its own sample rate; the file is
+        read once and resampled once per distinct rate).
     segments : DataFrame
         A segment store partition (key columns, ``path``, ``offset``, ``duration``).
     archive : str or Path
         Folder the ``path`` column is relative to.
-    audio : AudioSettings
-        Rate and channel, see :func:`ecoae.archive.audio.load_audio`.
-    settings : dict
-        Passed to ``analyse``.
+    channel : {"mix"} or int
+        Channel handling, see :func:`ecoae.archive.audio.load_audio`.
     threads : int
         Most worker processes; fewer for little audio (:func:`worker_count`).
-    seconds_per_worker : float
-        Audio that justifies one more worker.
-    stage : str
-        The feature set's name: progress-bar label and the problems' ``stage``.
 
     Returns
     -------
-    SegmentResults
+    PassResults
     """
     archive = Path(archive)
+    analyses = tuple(analyses)
     jobs = [
-        (analyse, archive / path, offset, duration, audio.sample_rate, audio.channel, settings)
+        (analyses, archive / path, offset, duration, channel)
         for path, offset, duration in zip(segments["path"], segments["offset"], segments["duration"])
     ]
+    seconds_per_worker = min(analysis.seconds_per_worker for analysis in analyses)
     workers = worker_count(threads, float(segments["duration"].sum()), seconds_per_worker)
-    results = map_segments(_analyse_segment, jobs, workers, desc=stage)
-    failed = [position for position, result in enumerate(results) if isinstance(result, SegmentFailure)]
-    kept = np.ones(len(results), dtype=bool)
+    outcomes = map_segments(_analyse_segment, jobs, workers, desc="+".join(a.name for a in analyses))
+    failed = [position for position, (rows, _) in enumerate(outcomes) if isinstance(rows, SegmentFailure)]
+    reasons = [outcomes[i][0].reason for i in failed]
+    kept = np.ones(len(outcomes), dtype=bool)
     kept[failed] = False
-    return SegmentResults(
-        keys=segments.loc[kept, SEGMENT_KEY].reset_index(drop=True),
-        rows=[result for result in results if not isinstance(result, SegmentFailure)],
-        problems=problem_table(segments, failed, [results[i].reason for i in failed], stage),
+    keys = segments.loc[kept, SEGMENT_KEY].reset_index(drop=True)
+    done = [rows for rows, _ in outcomes if not isinstance(rows, SegmentFailure)]
+    totals = np.sum([times for _, times in outcomes], axis=0) if outcomes else np.zeros(len(analyses) + 1)
+    return PassResults(
+        results={
+            analysis.name: SegmentResults(
+                keys=keys,
+                rows=[rows[n] for rows in done],
+                problems=problem_table(segments, failed, reasons, analysis.name),
+                kept=kept,
+            )
+            for n, analysis in enumerate(analyses)
+        },
+        cpu_s={"decode": float(totals[0]), **{a.name: float(t) for a, t in zip(analyses, totals[1:])}},
     )

@@ -36,8 +36,8 @@ row-major. The rendering parameters are in the Parquet schema metadata under
 
 from __future__ import annotations
 
+import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,10 +47,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecoae.archive.audio import AudioProblem
-from ecoae.archive.segments import iter_segment_audio
+from ecoae.features.segment_workers import Analysis, SegmentResults, map_segment_audio
 from ecoae.settings import AudioSettings, SpectrogramSettings
 from ecoae.layout import partition_of
-from ecoae.problems import problem_table
 from ecoae.store import SEGMENT_KEY, write_partition
 
 
@@ -245,34 +244,32 @@ def segment_image(samples: np.ndarray, settings: ImageRecipe, weights=None) -> n
     return np.ascontiguousarray(pixels[::-1])
 
 
-def _render(
-    segments: pd.DataFrame, archive: Path, settings: ImageRecipe, channel: str | int, threads: int, progress: bool
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Images of every segment (zeros where the audio failed) and ``{position: reason}`` of the failures."""
-    weights = sparse_band_weights(settings)
-    images = np.zeros((len(segments), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    failures: dict[int, str] = {}
+#: Audio that justifies one more worker process when rendering alone (about 0.01 s of
+#: work per minute of audio, against about 0.1 s to start a worker).
+SECONDS_PER_WORKER = 600
 
-    def render_one(position: int) -> int:
-        row = segments.iloc[position : position + 1]
-        try:
-            _, samples = next(iter_segment_audio(row, archive, settings.sample_rate, channel))
-        except AudioProblem as problem:
-            failures[position] = str(problem)
-            return position
-        try:
-            images[position] = segment_image(samples, settings, weights)
-        except ValueError as error:
-            raise ValueError(f"{archive / row['path'].iloc[0]} at {row['offset'].iloc[0]} s: {error}") from error
-        return position
 
-    from tqdm import tqdm
+@functools.lru_cache(maxsize=8)
+def _cached_band_weights(settings: ImageRecipe):
+    return sparse_band_weights(settings)
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        done = pool.map(render_one, range(len(segments)))
-        for _ in tqdm(done, total=len(segments), desc="spectrograms", unit="seg", disable=not progress):
-            pass
-    return images, failures
+
+def _segment_image_cached(samples: np.ndarray, sample_rate: int, settings: ImageRecipe) -> np.ndarray:
+    """:func:`segment_image` with the band matrix built once per process (a pass's analysis)."""
+    return segment_image(samples, settings, _cached_band_weights(settings))
+
+
+def image_analysis(settings: ImageRecipe) -> Analysis:
+    """Rendering as one analysis of a pass over a partition's audio (stage ``spectrograms``)."""
+    _cached_band_weights(settings)  # built here once, inherited by forked workers
+    return Analysis("spectrograms", _segment_image_cached, settings, settings.sample_rate, SECONDS_PER_WORKER)
+
+
+def images_of(results: SegmentResults) -> np.ndarray:
+    """The ``(n, 128, 128)`` uint8 images of a pass's rendered segments."""
+    if not results.rows:
+        return np.empty((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    return np.stack(results.rows)
 
 
 def render_segments(
@@ -281,7 +278,6 @@ def render_segments(
     settings: ImageRecipe,
     channel: str | int = "mix",
     threads: int = 1,
-    progress: bool = False,
 ) -> np.ndarray:
     """Render every segment of a table to an image; any unusable audio is an error.
 
@@ -296,9 +292,7 @@ def render_segments(
     channel : {"mix"} or int
         Channel handling, see :func:`ecoae.archive.audio.load_audio`.
     threads : int
-        Worker threads (audio decoding, resampling and FFT release the GIL).
-    progress : bool
-        Show a progress bar on stderr.
+        Most worker processes.
 
     Returns
     -------
@@ -310,10 +304,10 @@ def render_segments(
     AudioProblem
         A segment's audio could not be used (see :func:`render_partition` to go on without it).
     """
-    images, failures = _render(segments, Path(archive), settings, channel, threads, progress)
-    if failures:
-        position, reason = min(failures.items())
-        raise AudioProblem(f"{Path(archive) / segments['path'].iloc[position]}: {reason}")
+    kept, images, problems = render_partition(segments, archive, settings, channel, threads)
+    if len(problems):
+        first = problems.iloc[0]
+        raise AudioProblem(f"{Path(archive) / first['path']}: {first['reason']}")
     return images
 
 
@@ -323,7 +317,6 @@ def render_partition(
     settings: ImageRecipe,
     channel: str | int = "mix",
     threads: int = 1,
-    progress: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Render the segments whose audio can be used; list the others as problems.
 
@@ -338,12 +331,9 @@ def render_partition(
     problems : DataFrame
         The segments left out, with reasons (stage ``spectrograms``).
     """
-    images, failures = _render(segments, Path(archive), settings, channel, threads, progress)
-    keep = np.ones(len(segments), dtype=bool)
-    keep[list(failures)] = False
-    failed = sorted(failures)
-    problems = problem_table(segments, failed, [failures[i] for i in failed], "spectrograms")
-    return segments[keep].reset_index(drop=True), images[keep], problems
+    done = map_segment_audio([image_analysis(settings)], segments, archive, channel, threads)
+    rendered = done.results["spectrograms"]
+    return segments[rendered.kept].reset_index(drop=True), images_of(rendered), rendered.problems
 
 
 def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: ImageRecipe) -> pa.Table:
