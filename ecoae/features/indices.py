@@ -142,135 +142,128 @@ def maad_recipe_indices(s: np.ndarray, fs: int, settings: dict | None = None) ->
 
 
 def _temporal(s: np.ndarray, fs: int, opts: dict, wanted: set[str]) -> dict[str, float]:
-    from maad import features
-    from maad.features import alpha_indices as alpha
-    from maad.sound import temporal_snr
-
-    mode, nt = opts["mode"], opts["Nt"]
     out: dict[str, float] = {}
     if "ZCR" in wanted:
-        out["ZCR"] = features.zero_crossing_rate(s, fs)
+        out["ZCR"] = indices_fast.zero_crossing_rate(s, fs)
     if wanted & {"MEANt", "VARt", "SKEWt", "KURTt"}:
         out["MEANt"], out["VARt"], out["SKEWt"], out["KURTt"] = indices_fast.waveform_moments(s)
     if "LEQt" in wanted:
-        out["LEQt"] = alpha.temporal_leq(
+        out["LEQt"] = indices_fast.temporal_leq(
             s, fs, opts["gain"], opts["Vadc"], opts["sensitivity"], opts["dBref"], opts["dt"]
         )
-    if wanted & {"BGNt", "SNRt"}:
-        _, out["BGNt"], out["SNRt"] = temporal_snr(s, mode, nt)
-    if "MED" in wanted:
-        out["MED"] = alpha.temporal_median(s, mode, nt)
-    if "Ht" in wanted:
-        out["Ht"] = alpha.temporal_entropy(s, opts["compatibility"], mode, nt)
-    if wanted & {"ACTtFraction", "ACTtCount", "ACTtMean"}:
-        out["ACTtFraction"], out["ACTtCount"], out["ACTtMean"] = alpha.temporal_activity(
-            s, opts["dB_threshold"], mode, nt
-        )
-    if wanted & {"EVNtFraction", "EVNtMean", "EVNtCount"}:
-        out["EVNtFraction"], out["EVNtMean"], out["EVNtCount"], _ = alpha.temporal_events(
-            s, fs, opts["dB_threshold"], opts["rejectDuration"], mode, nt
-        )
+    if wanted.intersection(TEMPORAL_INDICES[6:]):  # BGNt onwards: envelope indices
+        env = indices_fast.envelope(s, opts["mode"], opts["Nt"])
+        out.update(indices_fast.envelope_indices(env, fs, opts, opts["mode"], wanted))
     return out
 
 
 def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[str, float]:
     from maad.features import alpha_indices as alpha
     from maad.features import spectral_moments
-    from maad.util import power2dB
+    from maad.util import entropy
 
     flim_low, flim_mid, flim_hi = (np.asarray(bands[k]) for k in ("flim_low", "flim_mid", "flim_hi"))
-    amplitude = np.sqrt(sxx)
-    mean_power = np.mean(sxx, axis=1)
-    # maad.sound.avg_amplitude_spectro: sqrt(mean(amplitude**2)), i.e. sqrt of the mean power.
-    mean_amplitude = np.sqrt(np.mean(amplitude**2, axis=1))
+    sum_power = np.sum(sxx, axis=1)
+    mean_power = sum_power / sxx.shape[1]
     dt = tn[1] - tn[0]
     out: dict[str, float] = {}
 
     def want(*names: str) -> bool:
         return bool(wanted.intersection(names))
 
-    if want("MEANf", "VARf", "SKEWf", "KURTf"):
+    if want("MEANf", "VARf", "SKEWf", "KURTf", "NBPEAKS"):
+        # maad.sound.avg_amplitude_spectro: sqrt(mean(amplitude**2)), i.e. sqrt of the mean power.
+        mean_amplitude = np.sqrt(mean_power)
         out["MEANf"], out["VARf"], out["SKEWf"], out["KURTf"] = spectral_moments(mean_amplitude)
-    if want("NBPEAKS"):
         out["NBPEAKS"] = alpha.number_of_peaks(mean_amplitude, fn)
     if want("LEQf"):
         out["LEQf"], _ = alpha.spectral_leq(
-            sxx, opts["gain"], opts["Vadc"], opts["sensitivity"], opts["dBref"], opts["pRef"]
+            mean_power, opts["gain"], opts["Vadc"], opts["sensitivity"], opts["dBref"], opts["pRef"]
         )
-    equalized_names = ("EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "LFC", "MFC",
-                       "HFC", "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract",
-                       "EVNspMean", "EVNspCount")
-    need_equalized = want(*equalized_names)
-    # One per-bin median serves the spectral SNR and the median equaliser.
-    median_per_bin = (
-        indices_fast.median_rows(sxx) if need_equalized or want("ENRf", "BGNf", "SNRf") else None
-    )
-    if want("ENRf", "BGNf", "SNRf"):
-        out["ENRf"], out["BGNf"], out["SNRf"] = indices_fast.spectral_snr_from_median(
-            sxx, median_per_bin
-        )
-    if want("Hf"):
-        out["Hf"], _ = alpha.frequency_entropy(sxx, compatibility="QUT")
-    if need_equalized:
-        equalized = indices_fast.median_equalizer(sxx, median_per_bin)
-        equalized_db = power2dB(equalized)
-        if want("EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW"):
-            (out["EAS"], out["ECU"], out["ECV"], out["EPS"], out["EPS_KURT"],
-             out["EPS_SKEW"]) = alpha.spectral_entropy(equalized, fn, flim=(flim_mid[0], flim_hi[1]))
-        if want("LFC", "MFC", "HFC"):
-            out["LFC"], out["MFC"], out["HFC"] = alpha.spectral_cover(
-                equalized_db, fn, dB_threshold=opts["dB_threshold"],
-                flim_LF=flim_low, flim_MF=flim_mid, flim_HF=flim_hi,
-            )
-        if want("ACTspFract", "ACTspCount", "ACTspMean"):
-            fract, count, out["ACTspMean"] = alpha.spectral_activity(
-                equalized_db, dB_threshold=opts["dB_threshold"]
-            )
-            out["ACTspFract"], out["ACTspCount"] = np.mean(fract), np.mean(count)
-        if want("EVNspFract", "EVNspMean", "EVNspCount"):
-            reject = opts["rejectDuration"] if opts["rejectDuration"] is not None else dt * 3
-            out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = indices_fast.spectral_events(
-                equalized_db, dt, opts["dB_threshold"], reject
-            )
-    if want("ACI"):
-        out["ACI"] = alpha.acoustic_complexity_index(amplitude)[2]
+    if want("Hf"):  # maad.features.frequency_entropy(compatibility="QUT"), without the per-bin part
+        out["Hf"] = entropy(mean_power)
+    out.update(_equalized(sxx, fn, mean_power, dt, (flim_low, flim_mid, flim_hi), opts, wanted))
     if want("NDSI", "rBA", "AnthroEnergy", "BioEnergy"):
-        out["NDSI"], out["rBA"], out["AnthroEnergy"], out["BioEnergy"] = alpha.soundscape_index(
-            sxx, fn, flim_bioPh=flim_mid, flim_antroPh=flim_low, R_compatible=opts["R_compatible"]
+        out["NDSI"], out["rBA"], out["AnthroEnergy"], out["BioEnergy"] = indices_fast.soundscape_index(
+            sum_power, fn, flim_mid, flim_low, opts["R_compatible"]
         )
-    if want("BI"):
-        out["BI"] = alpha.bioacoustics_index(
-            amplitude, fn, flim=flim_mid, R_compatible=opts["R_compatible"]
-        )
-    if want("ROU"):
-        out["ROU"] = np.sum(alpha.roughness(amplitude, norm=None, axis=1))
-    if want("ADI"):
-        out["ADI"] = alpha.acoustic_diversity_index(
-            amplitude, fn, fmin=flim_low[0], fmax=flim_mid[1], bin_step=opts["bin_step"],
-            dB_threshold=opts["ADI_dB_threshold"], index="shannon",
-        )
-    if want("AEI"):
-        out["AEI"] = alpha.acoustic_eveness_index(
-            amplitude, fn, fmin=flim_low[0], fmax=flim_mid[1], bin_step=opts["bin_step"],
-            dB_threshold=opts["AEI_dB_threshold"],
-        )
-    if want("TFSD"):
-        out["TFSD"] = alpha.tfsd(amplitude, fn, tn, flim=flim_mid, mode="thirdOctave", log=True)
     if want("H_Havrda", "H_Renyi", "H_pairedShannon", "H_gamma", "H_GiniSimpson"):
         (out["H_Havrda"], out["H_Renyi"], out["H_pairedShannon"], out["H_gamma"],
          out["H_GiniSimpson"]) = alpha.more_entropy(mean_power, order=3)
     if want("RAOQ"):
         out["RAOQ"] = alpha.frequency_raoq(mean_power, fn, bin_step=opts["bin_step"])
-    if want("AGI"):
-        out["AGI"] = indices_fast.acoustic_gradient_index(amplitude, dt)
+    log_power = np.log10(sxx) if want("TFSD", "nROI", "aROI") else None
+    if want("TFSD"):
+        out["TFSD"] = indices_fast.tfsd(log_power, fn, flim_mid)
     if want("nROI", "aROI"):
         out["nROI"], out["aROI"] = indices_fast.region_of_interest_index(
-            sxx, tn, fn,
+            sxx, tn, fn, log_power=log_power,
             **{key: opts[key] for key in (
                 "seed_level", "low_level", "fusion_rois", "remove_rois_flim_min",
                 "remove_rois_flim_max", "remove_rain", "min_event_duration",
                 "max_event_duration", "min_freq_bw", "max_freq_bw", "max_ratio_xy")},
         )
+    if want("ACI", "ROU", "AGI", "BI", "ADI", "AEI"):
+        out.update(_amplitude(np.sqrt(sxx), fn, dt, flim_low, flim_mid, opts, wanted))
+    return out
+
+
+def _equalized(sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted: set[str]) -> dict[str, float]:
+    """Spectral SNR and the indices of the median-equalised spectrogram."""
+    equalized_names = {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "LFC", "MFC", "HFC",
+                       "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract", "EVNspMean",
+                       "EVNspCount"}
+    out: dict[str, float] = {}
+    if not wanted & (equalized_names | {"ENRf", "BGNf", "SNRf"}):
+        return out
+    # One per-bin median serves the spectral SNR and the median equaliser.
+    median_per_bin = indices_fast.median_rows(sxx)
+    if wanted & {"ENRf", "BGNf", "SNRf"}:
+        out["ENRf"], out["BGNf"], out["SNRf"] = indices_fast.spectral_snr_from_median(
+            mean_power, median_per_bin
+        )
+    if not wanted & equalized_names:
+        return out
+    equalized = indices_fast.median_equalizer(sxx, median_per_bin)
+    if wanted & {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW"}:
+        (out["EAS"], out["ECU"], out["ECV"], out["EPS"], out["EPS_KURT"],
+         out["EPS_SKEW"]) = indices_fast.spectral_entropy(
+            equalized, fn, (flims[1][0], flims[2][1])
+        )
+    if wanted & (equalized_names - {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW"}):
+        reject = opts["rejectDuration"] if opts["rejectDuration"] is not None else dt * 3
+        out.update(indices_fast.equalized_activity(equalized, fn, dt, opts["dB_threshold"], reject, flims))
+    return out
+
+
+def _amplitude(amplitude, fn, dt: float, flim_low, flim_mid, opts: dict, wanted: set[str]) -> dict[str, float]:
+    """Indices of the amplitude spectrogram: ACI, ROU, AGI, BI, ADI, AEI."""
+    from maad.features import alpha_indices as alpha
+
+    out: dict[str, float] = {}
+    if wanted & {"ACI", "ROU", "AGI"}:
+        out["ACI"], out["ROU"], out["AGI"] = indices_fast.gradient_indices(amplitude, dt)
+    peak = np.max(amplitude)
+    if "BI" in wanted:
+        if opts["R_compatible"] == "soundecology":
+            out["BI"] = indices_fast.bioacoustics_index(
+                np.mean(amplitude, axis=1), peak, fn, flim_mid
+            )
+        else:
+            out["BI"] = alpha.bioacoustics_index(amplitude, fn, flim=flim_mid, R_compatible=opts["R_compatible"])
+    scores: dict[float, np.ndarray] = {}
+    for name, key in (("ADI", "ADI_dB_threshold"), ("AEI", "AEI_dB_threshold")):
+        if name not in wanted:
+            continue
+        threshold = opts[key]
+        if threshold not in scores:  # ADI and AEI share it by default
+            active = indices_fast.db_at_least(amplitude, threshold, factor=20, scale=peak)
+            scores[threshold] = indices_fast.band_scores(
+                active, fn, flim_low[0], flim_mid[1], opts["bin_step"]
+            )
+        # maad.features.acoustic_diversity_index(index="shannon") / acoustic_eveness_index
+        score = scores[threshold].copy()  # _gini sorts in place
+        out[name] = alpha._shannonEntropy(score) if name == "ADI" else alpha._gini(score)
     return out
 
 
@@ -317,11 +310,12 @@ def segment_indices(s: np.ndarray, fs: int, settings: dict | None = None) -> dic
             if wanted & set(TEMPORAL_INDICES):
                 values.update(_temporal(s, fs, settings["temporal"], wanted))
             if wanted & set(SPECTRAL_INDICES):
-                sxx, tn, fn = _spectrogram(s, fs, settings)
-                # maad returns a frequency-major view of a time-major array; one row-major
-                # copy makes every per-bin reduction and partition below run on contiguous
-                # rows (medians ~10x faster; sums agree with maad's to the last few ulps).
-                sxx = np.ascontiguousarray(sxx)
+                # Row-major (per-bin rows contiguous): every per-bin reduction and median
+                # below runs on contiguous rows (sums agree with maad's to the last few ulps).
+                spec = settings["spectrogram"]
+                sxx, tn, fn = indices_fast.power_spectrogram(
+                    s, fs, spec["window"], spec["nperseg"], spec["noverlap"]
+                )
                 values.update(
                     _spectral(sxx, tn, fn, settings["bands"], settings["spectral"], wanted)
                 )

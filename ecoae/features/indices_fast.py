@@ -5,23 +5,189 @@ that does not reach the scalar indices (per-frequency-bin moments, a spectral
 SNR whose result is discarded inside the ROI index), in repeated per-bin medians,
 and in Python loops (one pass per event row, one object per connected region).
 The functions here return the same numbers as the scikit-maad functions named in
-each docstring; ``tests/test_indices.py`` checks each against scikit-maad on
-real recordings. Everything else is computed by calling scikit-maad itself.
+each docstring; ``tests/test_indices.py`` and ``tests/test_indices_fast.py`` check
+each against scikit-maad on real recordings and generated edge cases. Everything
+else is computed by calling scikit-maad itself.
+
+Element-wise arithmetic follows scikit-maad's operation order, so every array
+value is bit for bit scikit-maad's and every threshold decision (activity, events,
+ROIs, ADI/AEI scores) is the same; only sums may be taken in another order (per
+row over a row-major array rather than down a column-major one), which moves
+results by a few units in the last place.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from scipy.ndimage import find_objects, uniform_filter1d
 from skimage.measure import label
+
+#: scikit-maad's stand-in for zero before taking a logarithm.
+_MIN = sys.float_info.min
+#: Relative margin around a dB threshold inside which the logarithm is taken exactly.
+_DB_MARGIN = 1e-9
+#: Spectrogram frames transformed at once (their buffers stay in cache).
+_FRAMES_PER_BLOCK = 256
+
+
+def power_spectrogram(
+    s: np.ndarray, fs: float, window: str = "hann", nperseg: int = 1024, noverlap: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``maad.sound.spectrogram(s, fs, window, nperseg, noverlap)`` (mode ``"psd"``), row-major.
+
+    The same steps as scipy's ``spectrogram(mode="complex")`` and scikit-maad's
+    scaling, value for value: frames minus their mean, times the window, real FFT,
+    times the two scale factors, squared modulus; the frames scikit-maad crops and
+    the Nyquist bin are dropped. The frames are transformed in blocks whose buffers
+    stay in cache and each block is written straight into a frequency-major array
+    (contiguous per-bin rows, as every per-bin reduction and median wants).
+
+    Parameters
+    ----------
+    s : ndarray
+        1-D float64 waveform.
+    fs : float
+        Sample rate in Hz.
+    window, nperseg, noverlap
+        As ``maad.sound.spectrogram`` (``noverlap=None`` is ``nperseg // 2``).
+
+    Returns
+    -------
+    sxx : ndarray
+        Power spectrogram, ``(nperseg // 2, n_frames)``, C-contiguous.
+    tn, fn : ndarray
+        Frame times (s) and bin frequencies (Hz).
+    """
+    from scipy.fft import rfft
+    from scipy.signal import get_window
+
+    noverlap = nperseg // 2 if noverlap is None else noverlap
+    hop = nperseg - noverlap
+    frames = np.lib.stride_tricks.sliding_window_view(s, nperseg)[::hop]
+    n_frames = min(frames.shape[0], s.size // hop - 1)
+    win = get_window(window, nperseg)
+    scipy_scale = np.sqrt(1.0 / (fs * (win * win).sum()))
+    maad_scale = np.sqrt(2 * (fs / nperseg))
+    n_bins = nperseg // 2
+    sxx = np.empty((n_bins, n_frames))
+    for start in range(0, n_frames, _FRAMES_PER_BLOCK):
+        block = frames[start:min(start + _FRAMES_PER_BLOCK, n_frames)]
+        centred = block - np.mean(block, axis=1, keepdims=True)
+        centred *= win
+        spectrum = rfft(centred, n=nperseg, axis=-1)
+        # A complex times a real scalar scales both parts exactly as here.
+        parts = spectrum.view(np.float64)
+        parts *= scipy_scale
+        parts *= maad_scale
+        magnitude = np.abs(spectrum)
+        magnitude *= magnitude
+        sxx[:, start:start + block.shape[0]] = magnitude[:, :n_bins].T
+    tn = np.arange(nperseg / 2, s.size - nperseg / 2 + 1, hop)[:n_frames] / float(fs)
+    fn = np.fft.rfftfreq(nperseg, 1 / fs)[:n_bins]
+    return sxx, tn, fn
+
+
+def envelope(s: np.ndarray, mode: str = "fast", nt: int = 512) -> np.ndarray:
+    """``maad.sound.envelope(s, mode, nt)``: the peak of ``|s|`` per frame of ``nt`` samples."""
+    if mode != "fast":
+        from maad.sound import envelope as maad_envelope
+
+        return maad_envelope(s, mode=mode, Nt=nt)
+    frames = s[: s.size // nt * nt].reshape(-1, nt)
+    return np.maximum(frames.max(axis=1), -frames.min(axis=1))
+
+
+def zero_crossing_rate(s: np.ndarray, fs: float) -> float:
+    """``maad.features.zero_crossing_rate``: sign changes of ``s > 0`` per second."""
+    positive = s > 0
+    crossings = np.count_nonzero(positive[1:] != positive[:-1])
+    return 1 / (s.size / fs) * crossings
+
+
+def temporal_leq(
+    s: np.ndarray, fs: float, gain: float, vadc: float, sensitivity: float, db_ref: float, dt: float
+) -> float:
+    """``maad.features.temporal_leq``: energy mean of the per-``dt`` equivalent levels.
+
+    The mean square per period is one dot product per row instead of a squared copy.
+    """
+    from maad.util import mean_dB
+
+    volt = s * vadc / 2
+    n_per = int(np.floor(dt * fs))
+    periods = volt[: volt.size // n_per * n_per].reshape(-1, n_per)
+    rms = np.sqrt(np.einsum("ij,ij->i", periods, periods) / n_per)
+    rms[rms == 0] = _MIN
+    # scikit-maad's reference-pressure term, 20 log10(pRef / 20 uPa), is 0 here.
+    leq = 20 * np.log10(rms) - sensitivity - gain + db_ref
+    return mean_dB(leq, axis=1)
+
+
+def envelope_indices(
+    env: np.ndarray, fs: float, opts: dict, mode: str, wanted: set[str]
+) -> dict[str, float]:
+    """Envelope indices of ``maad.features.all_temporal_alpha_indices`` from one envelope.
+
+    scikit-maad recomputes the envelope (and its background level) in each of
+    ``temporal_snr``, ``temporal_median``, ``temporal_entropy``,
+    ``temporal_activity`` and ``temporal_events``; here it is computed once and the
+    same formulas are applied to it.
+
+    Parameters
+    ----------
+    env : ndarray
+        :func:`envelope` of the waveform.
+    fs : float
+        Sample rate in Hz.
+    opts : dict
+        Temporal settings (``Nt``, ``compatibility``, ``dB_threshold``, ``rejectDuration``).
+    mode : str
+        Envelope mode, ``"fast"`` or ``"hilbert"``.
+    wanted : set of str
+        Index names to compute.
+
+    Returns
+    -------
+    dict
+        Of ``BGNt, SNRt, MED, Ht, ACTtFraction, ACTtCount, ACTtMean, EVNtFraction,
+        EVNtMean, EVNtCount``, those wanted.
+    """
+    from maad.features import alpha_indices as alpha
+    from maad.util import amplitude2dB, entropy, mean_dB, power2dB
+
+    out: dict[str, float] = {}
+    env_db = power2dB(env**2)
+    background = np.median(env_db)
+    if wanted & {"BGNt", "SNRt"}:
+        out["BGNt"], out["SNRt"] = background, mean_dB(env_db, axis=1) - background
+    if "MED" in wanted:
+        out["MED"] = np.median(env)
+    if "Ht" in wanted:
+        if opts["compatibility"] not in ("QUT", "seewave"):
+            raise TypeError("compatibility must be selected in {QUT, seewave}")
+        out["Ht"] = entropy(env**2 if opts["compatibility"] == "QUT" else env)
+    threshold = opts["dB_threshold"]
+    if wanted & {"ACTtFraction", "ACTtCount", "ACTtMean"}:
+        out["ACTtFraction"], out["ACTtCount"], out["ACTtMean"] = alpha._acoustic_activity(
+            amplitude2dB(env) - background, threshold, axis=0
+        )
+    if wanted & {"EVNtFraction", "EVNtMean", "EVNtCount"}:
+        dt = 1 / fs * opts["Nt"] if mode == "fast" else 1 / fs
+        total, out["EVNtMean"], out["EVNtCount"], _ = alpha._acoustic_events(
+            10 * np.log10(env**2) - background, dt, threshold, rejectDuration=opts["rejectDuration"]
+        )
+        out["EVNtFraction"] = total / (dt * env.size)
+    return out
 
 
 def waveform_moments(s: np.ndarray) -> tuple[float, float, float, float]:
     """Mean, variance, skewness and kurtosis as ``maad.features.temporal_moments``.
 
     scikit-maad raises the centred signal to the powers 3 and 4 with ``**``, which
-    numpy evaluates through ``pow``; repeated multiplication gives the same sums to
-    within a few units in the last place and is about ten times faster.
+    numpy evaluates through ``pow``; products summed by ``einsum`` (no temporaries)
+    give the same sums to within a few units in the last place, many times faster.
 
     Parameters
     ----------
@@ -34,13 +200,13 @@ def waveform_moments(s: np.ndarray) -> tuple[float, float, float, float]:
         ``(MEANt, VARt, SKEWt, KURTt)``.
     """
     mean = np.mean(s)
-    var = np.var(s)
-    std = np.sqrt(var)
     z = s - mean
     z2 = z * z
+    var = np.sum(z2) / s.size  # np.var(s), operation for operation
+    std = np.sqrt(var)
     n_minus_1 = s.size - 1
-    skew = (np.sum(z2 * z) / n_minus_1) / std**3
-    kurt = (np.sum(z2 * z2) / n_minus_1) / std**4
+    skew = (np.einsum("i,i->", z2, z) / n_minus_1) / std**3
+    kurt = (np.einsum("i,i->", z2, z2) / n_minus_1) / std**4
     return float(mean), float(var), float(skew), float(kurt)
 
 
@@ -79,27 +245,129 @@ def median_rows(x: np.ndarray, method: str = "partition") -> np.ndarray:
     return (part[:, :k].max(axis=1) + upper) / 2
 
 
-def acoustic_gradient_index(amplitude: np.ndarray, dt: float) -> float:
-    """``AGI`` (mean) of ``maad.features.acoustic_gradient_index(order=1, norm="per_bin")``."""
-    import sys
+def median_rows_nonnegative(x: np.ndarray) -> np.ndarray:
+    """``np.median(x, axis=1)`` of a non-negative 2-D array that is mostly zeros.
 
-    gradient = np.abs(np.diff(amplitude, 1, axis=1)) / dt
-    m = median_rows(gradient)
-    m[m == 0] = sys.float_info.min
-    return float(np.mean(np.mean(gradient / m[:, None], axis=1)))
+    A row with more zeros than half its length has median 0; only the other rows
+    are sorted (:func:`median_rows`). Other input falls back to :func:`median_rows`.
+    """
+    n = x.shape[1]
+    if n == 0 or not (np.isfinite(x).all() and x.min() >= 0):
+        return median_rows(x, method="sort")
+    zeros = n - np.count_nonzero(x, axis=1)
+    median = np.zeros(x.shape[0])
+    # Zeros fill the sorted row up to rank zeros - 1, both middle ranks included
+    # when zeros > n // 2.
+    dense = np.flatnonzero(zeros <= n // 2)
+    if dense.size:
+        median[dense] = median_rows(x[dense], method="sort")
+    return median
 
 
-def spectral_snr_from_median(
-    sxx_power: np.ndarray, median_per_bin: np.ndarray
-) -> tuple[float, float, float]:
-    """``ENRf, BGNf, SNRf`` of ``maad.sound.spectral_snr`` from a precomputed median.
+def db_at_least(
+    x: np.ndarray, threshold_db: float, factor: float = 10, scale: float | None = None,
+    strict: bool = False,
+) -> np.ndarray:
+    """``factor * log10(|x / scale|) >= threshold_db`` element-wise, as scikit-maad decides it.
+
+    ``maad.util.power2dB`` (``factor=10``) or ``amplitude2dB`` (``factor=20``) of the
+    whole array followed by a comparison costs a logarithm per element. Here ``x``
+    is compared with the threshold's linear level, and only the elements within a
+    relative ``1e-9`` of it, where rounding could matter, get scikit-maad's exact
+    ``factor * log10(x / scale)``; the mask is the same.
 
     Parameters
     ----------
-    sxx_power : ndarray
-        Power spectrogram (frequency x time).
+    x : ndarray
+        Non-negative values (power or amplitude).
+    threshold_db : float
+        Threshold in dB.
+    factor : float
+        10 for power, 20 for amplitude.
+    scale : float, optional
+        Divisor applied before the logarithm (e.g. the maximum, as ADI and AEI do).
+    strict : bool
+        ``>`` instead of ``>=``.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    level = 10.0 ** (threshold_db / factor) * (1.0 if scale is None else scale)
+    if not (np.isfinite(level) and level > 1e-290 and (scale is None or scale > 0)):
+        return _compare(_db(x if scale is None else x / scale, factor), threshold_db, strict)
+    surely = x > level * (1 + _DB_MARGIN)
+    candidates = x >= level * (1 - _DB_MARGIN)
+    near = np.flatnonzero(candidates != surely)
+    if near.size:
+        values = x.ravel()[near]
+        exact = _compare(_db(values if scale is None else values / scale, factor), threshold_db, strict)
+        surely.ravel()[near] = exact
+    return surely
+
+
+def _db(x: np.ndarray, factor: float) -> np.ndarray:
+    """``maad.util.power2dB`` / ``amplitude2dB`` without a range: ``factor * log10(|x|)``."""
+    magnitude = np.abs(x)
+    magnitude[magnitude == 0] = _MIN
+    return factor * np.log10(magnitude)
+
+
+def _compare(values: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
+    return values > threshold if strict else values >= threshold
+
+
+def gradient_indices(amplitude: np.ndarray, dt: float) -> tuple[float, float, float]:
+    """``ACI``, ``ROU`` and ``AGI`` of ``maad.features`` from one time difference.
+
+    ``acoustic_complexity_index`` (sum over bins of ``sum |d| / sum a``),
+    ``roughness(norm=None, axis=1)`` summed over bins (``sum (d d)**2``) and
+    ``acoustic_gradient_index(order=1, norm="per_bin")`` (mean over bins of
+    ``mean(|d| / dt) / median(|d| / dt)``) all start from ``d = diff(a, axis=1)``;
+    it is computed once, per-bin sums are taken before dividing, and the median is
+    :func:`median_rows`.
+
+    Parameters
+    ----------
+    amplitude : ndarray
+        Amplitude spectrogram (frequency x time), row-major.
+    dt : float
+        Frame step in s.
+
+    Returns
+    -------
+    tuple of float
+        ``(ACI, ROU, AGI)``.
+    """
+    d1 = np.diff(amplitude, axis=1)
+    d2 = np.diff(d1, axis=1)
+    d2 *= d2
+    rou = np.sum(np.sum(d2, axis=1))
+    del d2
+    np.abs(d1, out=d1)
+    abs_sum = np.sum(d1, axis=1)
+    aci = np.sum(abs_sum / np.sum(amplitude, axis=1))
+    d1 /= dt
+    m = median_rows(d1)
+    flat = m == 0
+    m[flat] = _MIN
+    per_bin = abs_sum / dt / d1.shape[1] / m
+    # Divided element by element, as scikit-maad does, where the tiny divisor could overflow.
+    per_bin[flat] = np.mean(d1[flat] / _MIN, axis=1)
+    return float(aci), float(rou), float(np.mean(per_bin))
+
+
+def spectral_snr_from_median(
+    mean_power: np.ndarray, median_per_bin: np.ndarray
+) -> tuple[float, float, float]:
+    """``ENRf, BGNf, SNRf`` of ``maad.sound.spectral_snr`` from precomputed per-bin statistics.
+
+    Parameters
+    ----------
+    mean_power : ndarray
+        Mean power per frequency bin.
     median_per_bin : ndarray
-        ``np.median(sxx_power, axis=1)``, shared with :func:`median_equalizer`.
+        Median power per frequency bin, shared with :func:`median_equalizer`.
 
     Returns
     -------
@@ -107,7 +375,7 @@ def spectral_snr_from_median(
     """
     from maad.util import power2dB
 
-    enrf = power2dB(np.sum(np.mean(sxx_power, axis=1)))
+    enrf = power2dB(np.sum(mean_power))
     # remove_background_along_axis smooths the median profile over 25 bins,
     # then spectral_snr smooths it again over 5.
     noise_profile = running_mean(running_mean(median_per_bin, 25), 5)
@@ -120,23 +388,97 @@ def median_equalizer(sxx: np.ndarray, median_per_bin: np.ndarray) -> np.ndarray:
     out = sxx - median_per_bin[:, np.newaxis]
     norm = median_per_bin - np.min(sxx, axis=1)
     norm[norm <= 0] = sxx.max()
-    out = out / norm[:, np.newaxis]
-    out[out < 1] = 1
+    out /= norm[:, np.newaxis]
+    np.maximum(out, 1, out=out)  # out[out < 1] = 1 (NaN stays NaN in both)
+    return out
+
+
+def spectral_entropy(sxx: np.ndarray, fn: np.ndarray, flim: tuple[float, float]) -> tuple[float, ...]:
+    """``maad.features.spectral_entropy(sxx, fn, flim)``: ``EAS, ECU, ECV, EPS, EPS_KURT, EPS_SKEW``.
+
+    The band is a row slice (no copies) and its per-bin variance is computed once.
+    """
+    from maad.util import entropy, index_bw, kurtosis, skewness
+
+    rows = np.flatnonzero(index_bw(fn, flim))
+    band = sxx[rows[0]:rows[-1] + 1]
+    mean = np.mean(band, axis=1)
+    var = np.var(band, axis=1)
+    eas, ecu, ecv = 1 - entropy(mean), 1 - entropy(var), 1 - entropy(var / mean)
+    peak_freq = fn[np.argmax(band, axis=0) + rows[0]]
+    counts, _ = np.histogram(peak_freq, bins=rows.size, range=flim)
+    if np.sum(counts) == 0:
+        return eas, ecu, ecv, np.nan, np.nan, np.nan
+    share = counts / np.sum(counts)
+    return eas, ecu, ecv, 1 - entropy(share), kurtosis(share), skewness(share)
+
+
+def equalized_activity(
+    equalized: np.ndarray, fn: np.ndarray, dt: float, db_threshold: float,
+    reject_duration: float | None, bands: tuple,
+) -> dict[str, float]:
+    """Cover, activity and event indices of the median-equalised spectrogram.
+
+    ``maad.features.spectral_cover`` (``LFC, MFC, HFC`` for ``bands``),
+    ``spectral_activity`` (``ACTspFract, ACTspCount, ACTspMean``, frame-averaged as
+    ``all_spectral_alpha_indices`` does) and ``spectral_events`` (:func:`spectral_events`)
+    all threshold ``power2dB(equalized)``. One :func:`db_at_least` mask serves them
+    all; only the values above the threshold (for ``ACTspMean``) are converted to dB.
+
+    Parameters
+    ----------
+    equalized : ndarray
+        :func:`median_equalizer` output (values >= 1).
+    fn : ndarray
+        Bin frequencies (Hz).
+    dt : float
+        Frame step (s).
+    db_threshold : float
+        Activity threshold (dB).
+    reject_duration : float or None
+        Events shorter than this (s) are dropped.
+    bands : tuple
+        ``(flim_LF, flim_MF, flim_HF)``.
+
+    Returns
+    -------
+    dict
+        Index name -> value for the 9 indices.
+    """
+    from maad.util import index_bw, mean_dB, power2dB
+
+    active = db_at_least(equalized, db_threshold)
+    count = np.count_nonzero(active, axis=1)
+    fraction = count / active.shape[1]
+    out = {name: np.mean(fraction[index_bw(fn, flim)]) for name, flim in zip(("LFC", "MFC", "HFC"), bands)}
+    out["ACTspFract"], out["ACTspCount"] = np.mean(fraction), np.mean(count)
+    above = equalized[db_at_least(equalized, db_threshold, strict=True)]
+    mean = mean_dB(power2dB(above)) if above.size else np.nan
+    out["ACTspMean"] = 0 if np.isnan(mean) else mean
+    out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = spectral_events_from_mask(
+        active, dt, reject_duration
+    )
     return out
 
 
 def spectral_events(
     sxx_db: np.ndarray, dt: float, db_threshold: float, reject_duration: float | None
 ) -> tuple[float, float, float]:
-    """Frame-averaged ``EVNspFract, EVNspMean, EVNspCount`` of ``maad.features.spectral_events``.
+    """Frame-averaged ``EVNspFract, EVNspMean, EVNspCount`` of ``maad.features.spectral_events``."""
+    return spectral_events_from_mask(sxx_db >= db_threshold, dt, reject_duration)
+
+
+def spectral_events_from_mask(
+    events: np.ndarray, dt: float, reject_duration: float | None
+) -> tuple[float, float, float]:
+    """:func:`spectral_events` from the boolean ``sxx_db >= db_threshold``.
 
     scikit-maad filters short events with a binary erosion and dilation, then
     run-length encodes each frequency row in a Python loop; here the runs of all
     rows are found at once and short ones dropped by length.
     """
-    n_frames = sxx_db.shape[1]
+    n_frames = events.shape[1]
     duration = (n_frames - 1) * dt
-    events = sxx_db >= db_threshold
     # Runs of consecutive active frames in each row: +1 where a run starts, -1 after it ends.
     padded = np.zeros((events.shape[0], n_frames + 2), dtype=np.int8)
     padded[:, 1:-1] = events
@@ -158,6 +500,110 @@ def spectral_events(
     return float(np.mean(fraction)), float(np.mean(mean_length)), float(np.mean(count))
 
 
+def band_scores(
+    active: np.ndarray, fn: np.ndarray, fmin: float, fmax: float, bin_step: float
+) -> np.ndarray:
+    """Per-band activity scores of ``maad.features.acoustic_diversity_index`` / ``acoustic_eveness_index``.
+
+    For each ``bin_step`` band from ``fmin`` to ``fmax``: the mean over frames of the
+    fraction of the band's bins where ``active`` (``amplitude2dB(a / max(a)) >= threshold``,
+    see :func:`db_at_least`).
+    """
+    from maad.util import index_bw
+
+    scores = []
+    for step in np.arange(0, np.floor((fmax - fmin) / bin_step)):
+        f0 = int(fmin + bin_step * step)
+        rows = index_bw(fn, (f0, int(f0 + bin_step)))
+        scores.append(np.mean(np.count_nonzero(active[rows], axis=0) / np.count_nonzero(rows)))
+    return np.asarray(scores)
+
+
+def soundscape_index(
+    sum_power: np.ndarray, fn: np.ndarray, flim_bio: np.ndarray, flim_anthro: np.ndarray,
+    r_compatible: str = "soundecology",
+) -> tuple[float, float, float, float]:
+    """``maad.features.soundscape_index``: ``NDSI, rBA, AnthroEnergy, BioEnergy``.
+
+    scikit-maad averages the power over the bins of each band frame by frame
+    (``maad.util.into_bins``), scales by the mean bin count, and sums the selected
+    bands over all frames; the same total is taken here from the per-bin sums over
+    frames.
+
+    Parameters
+    ----------
+    sum_power : ndarray
+        Power summed over frames, per frequency bin.
+    fn : ndarray
+        Bin frequencies (Hz).
+    flim_bio, flim_anthro : ndarray
+        Biophony and anthropophony bands (Hz).
+    r_compatible : str
+        ``"soundecology"`` (bands as wide as the anthropophony band) or else 1 kHz
+        bands from 1 kHz.
+    """
+    from maad.util import index_bw
+
+    bin_step = flim_anthro[1] - flim_anthro[0] if r_compatible == "soundecology" else 1000
+    bins = np.arange(fn[0], fn[-1] + bin_step, bin_step)
+    totals, sizes = [], []
+    for low, high in zip(bins[:-1], bins[1:]):
+        inside = (fn >= low) * (fn < high)
+        sizes.append(np.sum(inside))
+        totals.append(np.sum(sum_power[inside]) / sizes[-1])
+    totals = np.asarray(totals) * np.mean(sizes)
+    bins = bins[:-1]
+    if r_compatible != "soundecology":
+        totals, bins = totals[bins >= 1000], bins[bins >= 1000]
+    bio = np.sum(totals[index_bw(bins, flim_bio)])
+    anthro = np.sum(totals[index_bw(bins, flim_anthro)])
+    return (bio - anthro) / (bio + anthro), bio / anthro, anthro, bio
+
+
+def bioacoustics_index(mean_amplitude: np.ndarray, peak: float, fn: np.ndarray, flim: np.ndarray) -> float:
+    """``maad.features.bioacoustics_index(R_compatible="soundecology")`` from per-bin means.
+
+    Parameters
+    ----------
+    mean_amplitude : ndarray
+        Amplitude averaged over frames, per bin (scikit-maad averages ``a / max(a)``).
+    peak : float
+        ``max(a)``.
+    fn : ndarray
+        Bin frequencies (Hz).
+    flim : ndarray
+        Band (Hz).
+    """
+    from maad.util import amplitude2dB, index_bw
+
+    level = amplitude2dB(mean_amplitude / peak)
+    band = level[index_bw(fn, flim)]
+    return float(np.sum(band - np.min(band)) / (fn[1] - fn[0]))
+
+
+def tfsd(log_power: np.ndarray, fn: np.ndarray, flim: np.ndarray) -> float:
+    """``maad.features.tfsd(a, fn, tn, flim, mode="thirdOctave", log=True)`` from ``log10(power)``.
+
+    scikit-maad takes ``log10`` of the amplitude, ``log10(power) / 2`` up to the last
+    bit, so the logarithm is shared with the ROI index; the factor 1/2 cancels in the
+    ratio. The third-octave bands are row slices, not boolean-indexed copies.
+    """
+    from maad.util import index_bw
+
+    centres = np.array([16, 20, 25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400,
+                        500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000, 6300,
+                        8000, 10000, 12500, 16000, 20000])
+    centres = centres[(centres >= np.min(fn)) & (centres <= np.max(fn))]
+    low, high = centres / (2**0.1666666), centres * (2**0.1666666)
+    octave = np.empty((centres.size, log_power.shape[1]))
+    for i in range(centres.size):
+        rows = np.flatnonzero((fn >= low[i]) & (fn <= high[i]))
+        octave[i] = np.sum(log_power[rows[0]:rows[-1] + 1], axis=0) if rows.size else 0.0
+    gradient = np.abs(np.diff(np.diff(octave, axis=1), axis=0))
+    value = np.sum(gradient[index_bw(centres[:-1], bw=flim)]) / np.sum(gradient)
+    return 0.0 if np.isnan(value) else float(value)
+
+
 def region_of_interest_index(
     sxx_power: np.ndarray,
     tn: np.ndarray,
@@ -173,6 +619,7 @@ def region_of_interest_index(
     min_freq_bw: float | None = 50,
     max_freq_bw: float | None = None,
     max_ratio_xy: float | None = 10,
+    log_power: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """``nROI, aROI`` exactly as ``maad.features.region_of_interest_index``.
 
@@ -181,42 +628,49 @@ def region_of_interest_index(
     for their duration, bandwidth or shape still count in ``aROI`` unless also
     removed for their frequency), but per-region properties come from
     ``bincount`` and ``find_objects`` instead of one Python object per region,
-    the unused spectral SNR is skipped and the per-bin median is :func:`median_rows`.
+    the unused spectral SNR is skipped and the per-bin median is
+    :func:`median_rows_nonnegative`. The regions of the mask are the kept components
+    of the double threshold, so they are renumbered, not labelled a second time
+    (unless ``fusion_rois`` merges them). ``log_power``, ``log10(sxx_power)``, may be passed when already
+    computed (:func:`tfsd` shares it).
     """
-    from maad.util import power2dB
-
-    sxx_db = power2dB(sxx_power, db_range=96) + 96
+    if log_power is None:
+        log_power = np.log10(sxx_power)
+    # power2dB(sxx_power, db_range=96) + 96; log10(0) = -inf is clipped like log10(tiny).
+    sxx_db = 10 * log_power
+    np.clip(sxx_db, -96, 0, out=sxx_db)
+    sxx_db += 96
     # maad.sound.remove_background_along_axis with N=1 (no smoothing of the profile):
     # subtract the profile, clip negatives to 0.
     if remove_rain:
-        sxx_db = sxx_db - np.mean(sxx_db, axis=0)[np.newaxis, :]
+        sxx_db -= np.mean(sxx_db, axis=0)[np.newaxis, :]
         sxx_db[sxx_db < 0] = 0
-    # Most values are clipped to 0 here: sorting beats partitioning (same values).
-    clean = sxx_db - median_rows(sxx_db, method="sort")[:, np.newaxis]
+    sxx_db -= median_rows_nonnegative(sxx_db)[:, np.newaxis]
+    clean = sxx_db
     clean[clean <= 0] = 0
     delta_t = tn[1] - tn[0]
     delta_f = fn[1] - fn[0]
 
     # Double threshold (maad.rois.create_mask, mode "absolute"): keep the connected
-    # regions above low_level whose mean of (value where above seed_level) is > 0.
-    components = label(clean > low_level)
-    seeded = clean * (clean > seed_level)
-    seed_sum = np.bincount(components.ravel(), weights=seeded.ravel())
-    keep_component = seed_sum > 0
-    keep_component[0] = False
-    mask = keep_component[components]
+    # regions above low_level whose mean of (value where above seed_level) is > 0,
+    # i.e. that hold a pixel above both seed_level and 0.
+    components, n_components = label(clean > low_level, return_num=True)
+    keep = np.zeros(n_components + 1, dtype=bool)
+    keep[components[clean > max(seed_level, 0)]] = True
+    keep[0] = False
 
+    # The kept components, numbered in label order, are what labelling the mask gives.
+    labels = (np.cumsum(keep) * keep)[components]
     if isinstance(fusion_rois, (tuple, list, np.ndarray)):
         from skimage.morphology import closing
 
         n_y = round(fusion_rois[0] / delta_t)
         n_x = round(fusion_rois[1] / delta_f)
-        mask = closing(mask, footprint=np.ones([n_x, n_y]))
-
+        labels = label(closing(labels > 0, footprint=np.ones([n_x, n_y])))
     # select_rois: label the mask, keep regions by area.
-    labels = label(mask)
-    n_labels = int(labels.max())
-    area = np.bincount(labels.ravel(), minlength=n_labels + 1)[1:]
+    area = np.bincount(labels.ravel())[1:]
+    boxes = find_objects(labels)
+    n_rows, image_size = labels.shape[1] - 1, labels.size
     min_area = (
         min_event_duration * min_freq_bw
         if min_event_duration is not None and min_freq_bw is not None
@@ -225,10 +679,9 @@ def region_of_interest_index(
     max_area = (
         max_event_duration * max_freq_bw
         if max_event_duration is not None and max_freq_bw is not None
-        else labels.size
+        else image_size
     )
     in_image = (area >= min_area) & (area <= max_area)
-    boxes = find_objects(labels)
     min_y = np.array([b[0].start for b in boxes], dtype=np.int64)
     max_y = np.array([b[0].stop - 1 for b in boxes], dtype=np.int64)
     min_x = np.array([b[1].start for b in boxes], dtype=np.int64)
@@ -247,7 +700,6 @@ def region_of_interest_index(
         listed &= bandwidth <= max_freq_bw
 
     if listed.any():
-        n_rows = labels.shape[1] - 1
         if remove_rois_flim_min is not None:
             low_px = high_px = None
             if isinstance(remove_rois_flim_min, (float, int)):
@@ -282,5 +734,5 @@ def region_of_interest_index(
             listed &= ratio < max_ratio_xy
 
     n_roi = np.count_nonzero(listed) / (tn[-1] / 60)
-    a_roi = area[in_image].sum() / labels.size * 100
+    a_roi = area[in_image].sum() / image_size * 100
     return float(n_roi), float(a_roi)
