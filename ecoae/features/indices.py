@@ -208,7 +208,9 @@ def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[st
     return out
 
 
-def _equalized(sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted: set[str]) -> dict[str, float]:
+def _equalized(
+    sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted: set[str]
+) -> dict[str, float]:
     """Spectral SNR and the indices of the median-equalised spectrogram."""
     equalized_names = {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "LFC", "MFC", "HFC",
                        "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract", "EVNspMean",
@@ -236,7 +238,9 @@ def _equalized(sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted:
     return out
 
 
-def _amplitude(amplitude, fn, dt: float, flim_low, flim_mid, opts: dict, wanted: set[str]) -> dict[str, float]:
+def _amplitude(
+    amplitude, fn, dt: float, flim_low, flim_mid, opts: dict, wanted: set[str]
+) -> dict[str, float]:
     """Indices of the amplitude spectrogram: ACI, ROU, AGI, BI, ADI, AEI."""
     from maad.features import alpha_indices as alpha
 
@@ -250,7 +254,9 @@ def _amplitude(amplitude, fn, dt: float, flim_low, flim_mid, opts: dict, wanted:
                 np.mean(amplitude, axis=1), peak, fn, flim_mid
             )
         else:
-            out["BI"] = alpha.bioacoustics_index(amplitude, fn, flim=flim_mid, R_compatible=opts["R_compatible"])
+            out["BI"] = alpha.bioacoustics_index(
+                amplitude, fn, flim=flim_mid, R_compatible=opts["R_compatible"]
+            )
     scores: dict[float, np.ndarray] = {}
     for name, key in (("ADI", "ADI_dB_threshold"), ("AEI", "AEI_dB_threshold")):
         if name not in wanted:

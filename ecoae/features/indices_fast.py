@@ -115,7 +115,7 @@ def temporal_leq(
     """
     from maad.util import mean_dB
 
-    volt = s * vadc / 2
+    volt = s if vadc == 2 else s * vadc / 2  # s * 2 / 2 is s, bit for bit
     n_per = int(np.floor(dt * fs))
     periods = volt[: volt.size // n_per * n_per].reshape(-1, n_per)
     rms = np.sqrt(np.einsum("ij,ij->i", periods, periods) / n_per)
@@ -396,14 +396,17 @@ def median_equalizer(sxx: np.ndarray, median_per_bin: np.ndarray) -> np.ndarray:
 def spectral_entropy(sxx: np.ndarray, fn: np.ndarray, flim: tuple[float, float]) -> tuple[float, ...]:
     """``maad.features.spectral_entropy(sxx, fn, flim)``: ``EAS, ECU, ECV, EPS, EPS_KURT, EPS_SKEW``.
 
-    The band is a row slice (no copies) and its per-bin variance is computed once.
+    The band is a row slice (no copies) and its per-bin mean is computed once, for the
+    variance too.
     """
     from maad.util import entropy, index_bw, kurtosis, skewness
 
     rows = np.flatnonzero(index_bw(fn, flim))
     band = sxx[rows[0]:rows[-1] + 1]
     mean = np.mean(band, axis=1)
-    var = np.var(band, axis=1)
+    var = band - mean[:, np.newaxis]  # np.var(band, axis=1), operation for operation
+    var *= var
+    var = np.sum(var, axis=1) / band.shape[1]
     eas, ecu, ecv = 1 - entropy(mean), 1 - entropy(var), 1 - entropy(var / mean)
     peak_freq = fn[np.argmax(band, axis=0) + rows[0]]
     counts, _ = np.histogram(peak_freq, bins=rows.size, range=flim)
@@ -423,7 +426,7 @@ def equalized_activity(
     ``spectral_activity`` (``ACTspFract, ACTspCount, ACTspMean``, frame-averaged as
     ``all_spectral_alpha_indices`` does) and ``spectral_events`` (:func:`spectral_events`)
     all threshold ``power2dB(equalized)``. One :func:`db_at_least` mask serves them
-    all; only the values above the threshold (for ``ACTspMean``) are converted to dB.
+    all, and ``ACTspMean`` is the power mean of the values above the threshold.
 
     Parameters
     ----------
@@ -445,15 +448,20 @@ def equalized_activity(
     dict
         Index name -> value for the 9 indices.
     """
-    from maad.util import index_bw, mean_dB, power2dB
+    from maad.util import index_bw, power2dB
 
     active = db_at_least(equalized, db_threshold)
     count = np.count_nonzero(active, axis=1)
     fraction = count / active.shape[1]
     out = {name: np.mean(fraction[index_bw(fn, flim)]) for name, flim in zip(("LFC", "MFC", "HFC"), bands)}
     out["ACTspFract"], out["ACTspCount"] = np.mean(fraction), np.mean(count)
-    above = equalized[db_at_least(equalized, db_threshold, strict=True)]
-    mean = mean_dB(power2dB(above)) if above.size else np.nan
+    # mean_dB(xdB[xdB > threshold]) is the power mean of the active values, but for
+    # any exactly at the threshold, in dB (10**(xdB / 10) is the value to the last bit).
+    above = equalized[active]
+    near = np.flatnonzero(above <= 10.0 ** (db_threshold / 10) * (1 + _DB_MARGIN))
+    if near.size:
+        above = np.delete(above, near[10 * np.log10(above[near]) <= db_threshold])
+    mean = power2dB(np.mean(above)) if above.size else np.nan
     out["ACTspMean"] = 0 if np.isnan(mean) else mean
     out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = spectral_events_from_mask(
         active, dt, reject_duration
@@ -474,30 +482,36 @@ def spectral_events_from_mask(
     """:func:`spectral_events` from the boolean ``sxx_db >= db_threshold``.
 
     scikit-maad filters short events with a binary erosion and dilation, then
-    run-length encodes each frequency row in a Python loop; here the runs of all
-    rows are found at once and short ones dropped by length.
+    run-length encodes each frequency row in a Python loop; here the runs long
+    enough to be kept are counted and measured for all rows at once, with
+    whole-array boolean operations.
     """
     n_frames = events.shape[1]
     duration = (n_frames - 1) * dt
-    # Runs of consecutive active frames in each row: +1 where a run starts, -1 after it ends.
-    padded = np.zeros((events.shape[0], n_frames + 2), dtype=np.int8)
-    padded[:, 1:-1] = events
-    edges = np.diff(padded, axis=1)
-    start_rows, start_cols = np.nonzero(edges == 1)
-    _, end_cols = np.nonzero(edges == -1)  # same row-major order as the starts
-    lengths = end_cols - start_cols
-    if reject_duration is not None:
-        # Erosion then dilation by a 1 x (L + 1) line (scipy.ndimage, as scikit-maad
-        # does) is a morphological opening: it keeps exactly the runs of >= L + 1 frames.
-        keep = lengths >= int(round(reject_duration / dt)) + 1
-        start_rows, lengths = start_rows[keep], lengths[keep]
-    active = np.bincount(start_rows, weights=lengths, minlength=events.shape[0])
-    starts = np.bincount(start_rows, minlength=events.shape[0])
+    # scikit-maad's erosion then dilation by a 1 x (L + 1) line is a morphological
+    # opening: it keeps exactly the runs of >= L + 1 frames. Each kept run of m frames
+    # holds m - L "cores", frames starting L + 1 active ones.
+    extra = 0 if reject_duration is None else int(round(reject_duration / dt))
+    cores = _all_in_windows(events, extra + 1)
+    starts = np.count_nonzero(cores[:, 1:] & ~cores[:, :-1], axis=1) + np.count_nonzero(cores[:, :1], axis=1)
+    active = np.count_nonzero(cores, axis=1) + extra * starts
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_length = np.where(starts > 0, active / np.maximum(starts, 1) * dt, 0.0)
     fraction = active * dt / (dt * n_frames)
     count = starts / duration
     return float(np.mean(fraction)), float(np.mean(mean_length)), float(np.mean(count))
+
+
+def _all_in_windows(x: np.ndarray, width: int) -> np.ndarray:
+    """``[:, i]`` is True where ``x[:, i:i + width]`` is all True (``n - width + 1`` columns)."""
+    out, span = x, 1
+    while 2 * span <= width:
+        out = out[:, :-span] & out[:, span:]
+        span *= 2
+    if span < width:  # two overlapping windows of span cover width
+        shift = width - span
+        out = out[:, :-shift] & out[:, shift:]
+    return out
 
 
 def band_scores(
