@@ -656,12 +656,12 @@ def region_of_interest_index(
     sxx_db += 96
     # maad.sound.remove_background_along_axis with N=1 (no smoothing of the profile):
     # subtract the profile, clip negatives to 0.
+    # (np.maximum(x, 0) is x[x < 0] = 0 but for the sign of zeros, which no threshold sees.)
     if remove_rain:
         sxx_db -= np.mean(sxx_db, axis=0)[np.newaxis, :]
-        sxx_db[sxx_db < 0] = 0
+        np.maximum(sxx_db, 0, out=sxx_db)
     sxx_db -= median_rows_nonnegative(sxx_db)[:, np.newaxis]
-    clean = sxx_db
-    clean[clean <= 0] = 0
+    clean = np.maximum(sxx_db, 0, out=sxx_db)
     delta_t = tn[1] - tn[0]
     delta_f = fn[1] - fn[0]
 
