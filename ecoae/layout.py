@@ -152,6 +152,15 @@ class Layout:
         return f"{self.benchmarks_dir}/{step}{tail}"
 
     @property
+    def costs_dir(self) -> str:
+        """Folder of the stage costs measured inside jobs that serve several feature sets."""
+        return f"{self.results}/costs"
+
+    def costs(self, step: str, site: str = SITE, date: str = DATE) -> str:
+        """CPU seconds per stage of one job (``costs/<step>/site=…/date=….tsv``, beside its benchmark)."""
+        return f"{self.costs_dir}/{step}/{partition_folder(site, date)}.tsv"
+
+    @property
     def evaluation_dir(self) -> str:
         """Folder of the comparative evaluation."""
         return f"{self.results}/evaluation"

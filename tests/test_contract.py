@@ -109,8 +109,7 @@ def _override(run, name: str, text: str) -> list[str]:
     "name,override,expected",
     [
         ("rate", "audio: {sample_rate: 16000}\n",
-         {"spectrograms": 3, "training_images": 1, "train": 2, "fit_pca": 1, "encode": 6, "encode_pca": 3,
-          "audio_features": 6, "evaluate": 1}),
+         {"images": 3, "training_images": 1, "train": 2, "fit_pca": 1, "audio_features": 3, "evaluate": 1}),
         ("mfcc", "mfcc: {n_mfcc: 13}\n", {"audio_features": 3, "evaluate": 1}),
         ("threads", "spectrogram: {threads: 1}\nevaluation: {threads: 1}\nindices: {threads: 1}\n"
                     "mfcc: {threads: 1}\nautoencoder: {train_threads: 1, encode_threads: 1}\ninventory: {threads: 1}\n", {}),
@@ -127,8 +126,7 @@ def test_changed_spectrogram_setting_retrains_and_reencodes_in_one_run(run):
     args = _override(run, "nfft", "spectrogram: {n_fft: 1024}\n")
     jobs = planned_jobs(snakemake(*args, "-n").stdout)
     jobs.pop("all", None)
-    assert dict(jobs) == {"spectrograms": 3, "training_images": 1, "train": 2, "fit_pca": 1, "encode": 6,
-                          "encode_pca": 3, "evaluate": 1}
+    assert dict(jobs) == {"images": 3, "training_images": 1, "train": 2, "fit_pca": 1, "evaluate": 1}
     snakemake(*args)
     again = snakemake(*args, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -83,7 +83,7 @@ def rule_commands() -> dict[str, set[str]]:
     for path in (REPO / "workflow" / "rules").glob("*.smk"):
         for block in re.split(r"\n(?=\s*(?:rule|checkpoint) )", path.read_text()):
             env = re.search(r'"\.\./\.\./envs/([a-z]+)\.yaml"', block)
-            command = re.search(r'"\{ECOAE\} (\{wildcards\.feature_set:q\}|[a-z-]+)', block)
+            command = re.search(r'"\{ECOAE\} ([a-z-]+)', block)
             if env and command:
                 commands.setdefault(env[1], set()).add(command[1])
     return commands
@@ -101,12 +101,10 @@ def command_modules(command: str) -> set[str]:
     from ecoae.cli import build_parser
     from ecoae.features.registry import AUDIO_FEATURE_SETS
 
-    if command == "{wildcards.feature_set:q}":
-        module = "ecoae.commands.audio_features"
-        extra = {entry.module for entry in AUDIO_FEATURE_SETS.values()}
-    else:
-        subparsers = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command")
-        module, extra = subparsers.choices[command].get_default("handler").__module__, set()
+    subparsers = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command")
+    module = subparsers.choices[command].get_default("handler").__module__
+    # audio-features imports each registered set's module by name (the registry).
+    extra = {entry.module for entry in AUDIO_FEATURE_SETS.values()} if command == "audio-features" else set()
     tree = ast.parse(Path(importlib.import_module(module).__file__).read_text())
     imported = {node.module for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ecoae")}

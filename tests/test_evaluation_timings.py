@@ -56,3 +56,28 @@ def test_rule_mapping_conventions_and_override():
     assert timings.rule_sets("train", "explicit384", sets)[2] == timings.ONE_OFF
     assert timings.rule_sets("segment", None, sets)[0] == []
     assert timings.rule_sets("maad_alpha", None, sets, {"maad_alpha": ["indices"]})[0] == ["indices"]
+
+
+def test_a_job_serving_several_sets_is_split_by_its_stage_costs(tmp_path):
+    """The one-pass audio job and the image job: their CPU time is shared out as measured inside them."""
+    from ecoae.layout import Layout
+    from ecoae.stage_costs import write_stage_costs
+
+    layout = Layout(str(tmp_path / "results"))
+    write_benchmark(Path(layout.benchmark("audio_features", "a", "2021-06-01")), 10.0, 8.0, rss=400)
+    write_stage_costs({"decode": 1.0, "indices": 3.0, "mfcc": 1.0}, layout.costs("audio_features", "a", "2021-06-01"))
+    write_benchmark(Path(layout.benchmark("images", "a", "2021-06-01")), 6.0, 4.0)
+    write_stage_costs({"spectrograms": 1.0, "ae-small": 2.0, "pca8": 1.0}, layout.costs("images", "a", "2021-06-01"))
+    write_benchmark(Path(layout.benchmark("images", "b", "2021-06-01")), 6.0, 4.0)  # no costs file: not split
+
+    records = timings.read_benchmarks(layout.benchmarks_dir)
+    cpu = records.groupby([records["rule"], records["model"].fillna(""), records["site"]])["cpu_s"].sum()
+    assert cpu[("indices", "", "a")] == pytest.approx(6.0) and cpu[("mfcc", "", "a")] == pytest.approx(2.0)
+    assert cpu[("spectrograms", "", "a")] == pytest.approx(1.0)
+    assert cpu[("encode", "ae-small", "a")] == pytest.approx(2.0) and cpu[("encode", "pca8", "a")] == pytest.approx(1.0)
+    assert cpu[("images", "", "b")] == pytest.approx(4.0)
+    assert set(records.loc[records["rule"] == "indices", "max_rss_mib"]) == {400.0}
+    minutes = pd.DataFrame({"site": ["a"], "date": ["2021-06-01"], "minutes": [10.0]})
+    table = timings.timing_table(records[records["site"] == "a"], minutes, ["ae-small", "pca8", "indices", "mfcc"])
+    total = table[table["stage"] == "total"].set_index("feature_set")["cpu_s_per_audio_min"]
+    assert total["indices"] == pytest.approx(0.6) and total["ae-small"] == pytest.approx(0.3)

@@ -37,8 +37,8 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
     # A dry run of the whole workflow before any model exists plans every stage.
     whole = planned_jobs(snakemake("-n", *config).stdout)
-    assert whole["train"] == 2 and whole["encode"] == 8 and whole["audio_features"] == 8 and whole["evaluate"] == 1
-    assert whole["fit_pca"] == 1 and whole["encode_pca"] == 4 and whole["training_images"] == 1
+    assert whole["train"] == 2 and whole["images"] == 4 and whole["audio_features"] == 4 and whole["evaluate"] == 1
+    assert whole["fit_pca"] == 1 and whole["training_images"] == 1
 
     # A new day for one site: only the inventory and that partition's segments run.
     shutil.copy(archive_copy / "jura" / "S4A03895_20190522_063000.wav",

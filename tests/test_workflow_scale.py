@@ -49,10 +49,9 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
         shutil.copy(path, archive / "forest" / path.name)
     snakemake(*args, "--until", "inventory")
     dry = snakemake(*args, "-n").stdout
-    # One job per stage for the new partition (encode once per model), the
-    # evaluation, and no training.
-    assert planned_jobs(dry) == {"segment": 1, "spectrograms": 1, "encode": 2, "encode_pca": 1,
-                                 "audio_features": 2, "evaluate": 1, "all": 1}
+    # Three jobs for the new partition (segments; indices and MFCC in one pass; images
+    # rendered and encoded with every model in one process), the evaluation, and no training.
+    assert planned_jobs(dry) == {"segment": 1, "images": 1, "audio_features": 1, "evaluate": 1, "all": 1}
     partitions = set(re.findall(r"site=(\w+), date=([\d-]+)", dry))
     assert partitions == {("forest", "2024-05-02")}
     snakemake(*args)

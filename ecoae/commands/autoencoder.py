@@ -1,5 +1,6 @@
-"""Sub-commands of the image stage: spectrograms, train-sample, training-images, train, encode,
-fit-pca and encode-pca (the linear baseline of the same images)."""
+"""Sub-commands of the image stage: images (what the workflow runs per partition: render and
+encode with every model in one process), and its steps alone: spectrograms, train-sample,
+training-images, train, encode, fit-pca and encode-pca (the linear baseline of the same images)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,25 @@ def register(subparsers) -> None:
                               help="problem table to write: segments whose audio could not be used, with reasons")
     _add_image_settings(spectrograms)
     spectrograms.set_defaults(handler=run_spectrograms)
+
+    images_job = subparsers.add_parser(
+        "images", help="render one partition's spectrograms and encode them with every model (one process)"
+    )
+    images_job.add_argument("segments", help="segment store partition (…/segments/site=…/date=…/part-0.parquet)")
+    images_job.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
+    images_job.add_argument("--models", type=json_object, required=True,
+                            help='JSON object: feature set -> model file, e.g. {"ae-explicit384": '
+                                 '"results/models/explicit384/model.pt", "pca32": "results/models/pca32/model.npz"}')
+    images_job.add_argument("--results", required=True,
+                            help="results folder: writes spectrograms/, problems/spectrograms/ and features/<set>/ "
+                                 "of the segments' partition")
+    images_job.add_argument("--costs", help="file to write the CPU seconds of rendering and of each model to")
+    images_job.add_argument("--batch-size", type=int, default=16,
+                            help="images encoded at once (autoencoder.encode_batch_size; default 16)")
+    images_job.add_argument("--device", default="auto",
+                            help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    _add_image_settings(images_job)
+    images_job.set_defaults(handler=run_images)
 
     sample = subparsers.add_parser("train-sample", help="draw the frozen, seeded training sample of segments")
     sample.add_argument("--segments-dir", required=True, help="root of the segment store (site=*/date=*/part-0.parquet)")
@@ -89,7 +109,9 @@ def register(subparsers) -> None:
 def _add_image_settings(parser) -> None:
     parser.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
     parser.add_argument("--settings", type=json_object, default={}, help=section_help("spectrogram"))
-    parser.add_argument("--threads", type=int, default=1, help="worker threads reading and rendering segments (default 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="worker processes reading and rendering segments; `images` then encodes on as many "
+                             "torch threads (default 1)")
 
 
 def _image_recipe(args):
@@ -114,6 +136,36 @@ def run_spectrograms(args) -> int:
     write_spectrograms(args.out, kept, images, recipe)
     write_problems(problems, args.problems)
     log.info("wrote %d spectrograms to %s (%d segments left out)", len(kept), args.out, len(problems))
+    return 0
+
+
+def run_images(args) -> int:
+    """Render one partition, write its spectrogram store, and encode it with every model."""
+    from ecoae.features.image_job import encode_all
+    from ecoae.features.segment_workers import map_segment_audio
+    from ecoae.features.spectrogram import image_analysis, images_of, write_spectrograms
+    from ecoae.layout import Layout, partition_of
+    from ecoae.problems import write_problems
+    from ecoae.stage_costs import write_stage_costs
+    from ecoae.store import read_partition
+
+    recipe, channel = _image_recipe(args)
+    site, date = partition_of(args.segments)
+    layout = Layout(args.results)
+    segments = read_partition(args.segments)
+    done = map_segment_audio([image_analysis(recipe)], segments, args.archive, channel, args.threads)
+    rendered = done.results["spectrograms"]
+    kept, images = segments[rendered.kept].reset_index(drop=True), images_of(rendered)
+    write_spectrograms(layout.spectrograms(site, date), kept, images, recipe)
+    write_problems(rendered.problems, layout.problems("spectrograms", site, date))
+    costs = {"spectrograms": sum(done.cpu_s.values())}  # reading the audio serves rendering alone here
+    outputs = {name: layout.features(name, site, date) for name in args.models}
+    costs.update(encode_all(kept, images, recipe, args.models, outputs, args.batch_size, args.device,
+                            args.threads, source=args.segments))
+    if args.costs:
+        write_stage_costs(costs, args.costs)
+    log.info("%d images of %s encoded with %s; CPU s: %s", len(kept), args.segments, ", ".join(args.models),
+             ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in costs.items()))
     return 0
 
 

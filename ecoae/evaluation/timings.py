@@ -16,7 +16,9 @@ attributed to the feature sets it serves:
 - an explicit ``rule -> [set, ...]`` mapping from config overrides all this.
 
 Per-partition stages are divided by the minutes of audio of the partitions
-they ran on (sum of segment durations / 60).
+they ran on (sum of segment durations / 60). A job that serves several sets (the
+per-partition audio-feature and image jobs) is split into its stages first, by the
+CPU each stage measured inside the job (:mod:`ecoae.stage_costs`).
 """
 
 from __future__ import annotations
@@ -27,12 +29,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecoae.stage_costs import read_stage_costs, stage_shares
+
 PER_PARTITION = "per_partition"
 ONE_OFF = "one_off"
 
 
 def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     """Read every benchmark TSV under ``benchmark_dir``.
+
+    A job that serves several feature sets (one pass computing indices and MFCC; one
+    image job rendering and encoding with every model) left its stage costs under
+    ``costs/`` beside ``benchmarks/`` (:mod:`ecoae.stage_costs`); its record becomes one
+    row per stage, with the job's seconds divided in the measured proportions and named
+    as a rule of that stage alone would be (``indices``, ``spectrograms``, ``encode`` with
+    the set as model).
 
     Returns
     -------
@@ -43,8 +54,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     rows = []
     root = Path(benchmark_dir)
     for path in sorted(root.rglob("*.tsv")):
-        parts = path.relative_to(root).with_suffix("").parts
-        rule = parts[0]
+        relative = path.relative_to(root)
+        parts = relative.with_suffix("").parts
         keys = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
         # A plain folder or file name after the rule names the model
         # (benchmarks/encode/ae-<model>/site=…, benchmarks/train/<model>.tsv).
@@ -55,21 +66,32 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
             continue
         if table.empty or "s" not in table:
             continue
+        shares = stage_shares(read_stage_costs(root.parent / "costs" / relative))
+        stages = [(_stage_rule(stage), share) for stage, share in shares.items()]
+        stages = stages or [((parts[0], keys.get("model") or (plain[0] if plain else None)), 1.0)]
         for record in table.itertuples(index=False):
-            rows.append(
-                {
-                    "rule": rule,
-                    "model": keys.get("model") or (plain[0] if plain else None),
-                    "site": keys.get("site"),
-                    "date": keys.get("date"),
-                    "wall_s": float(record.s),
-                    "cpu_s": float(getattr(record, "cpu_time", float("nan"))),
-                    "max_rss_mib": pd.to_numeric(getattr(record, "max_rss", float("nan")), errors="coerce"),
-                    "path": str(path),
-                }
-            )
+            for (rule, model), share in stages:
+                rows.append(
+                    {
+                        "rule": rule,
+                        "model": model,
+                        "site": keys.get("site"),
+                        "date": keys.get("date"),
+                        "wall_s": float(record.s) * share,
+                        "cpu_s": float(getattr(record, "cpu_time", float("nan"))) * share,
+                        "max_rss_mib": pd.to_numeric(getattr(record, "max_rss", float("nan")), errors="coerce"),
+                        "path": str(path),
+                    }
+                )
     columns = ["rule", "model", "site", "date", "wall_s", "cpu_s", "max_rss_mib", "path"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _stage_rule(stage: str) -> tuple[str, str | None]:
+    """(rule, model) a stage of a multi-set job is reported as: encoders under ``encode``."""
+    if stage.startswith("ae-") or re.fullmatch(r"pca\d+", stage):
+        return "encode", stage
+    return stage, None
 
 
 def rule_sets(rule: str, model: str | None, feature_sets: list[str],

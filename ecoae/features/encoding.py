@@ -56,6 +56,43 @@ def features_frame(keys: pd.DataFrame, features: np.ndarray) -> pd.DataFrame:
     return pd.concat([keys[SEGMENT_KEY].reset_index(drop=True), frame], axis=1)
 
 
+def encode_frame(
+    keys: pd.DataFrame,
+    images: np.ndarray,
+    recipe: ImageRecipe,
+    model: ConvAutoEncoder,
+    checkpoint: dict,
+    source: str | Path,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """Feature table of one partition's images: key columns, then ``ae_0000`` ….
+
+    Parameters
+    ----------
+    keys, images, recipe
+        A partition's images (see :func:`ecoae.features.spectrogram.read_spectrograms`).
+    model, checkpoint
+        From :func:`ecoae.features.training.load_checkpoint`.
+    source : str or Path
+        Where the images come from, for error messages.
+    batch_size : int
+        Images per forward pass.
+    device : str or torch.device
+        Where to run the network.
+
+    Raises
+    ------
+    ValueError
+        Images rendered otherwise than the model's training images, or non-finite features.
+    """
+    check_spectrogram_settings(recipe, checkpoint["spectrogram"], source)
+    features = encode_images(model, images, batch_size, device)
+    if not np.isfinite(features).all():
+        raise ValueError(f"non-finite features from {source}; the checkpoint may be corrupt")
+    return features_frame(keys, features)
+
+
 def encode_partition(
     spectrogram_path: str | Path,
     model: ConvAutoEncoder,
@@ -65,7 +102,7 @@ def encode_partition(
     batch_size: int = 16,
     device: str | torch.device = "cpu",
 ) -> Path:
-    """Encode one partition's spectrograms and write its feature store file.
+    """Encode one partition's spectrogram store file and write its feature store file.
 
     Parameters
     ----------
@@ -86,12 +123,9 @@ def encode_partition(
     -------
     Path
     """
-    keys, images, settings = read_spectrograms(spectrogram_path)
-    check_spectrogram_settings(settings, checkpoint["spectrogram"], spectrogram_path)
+    keys, images, recipe = read_spectrograms(spectrogram_path)
     if segments_path is not None:
         check_images_follow_segments(keys, segments_path, spectrogram_path)
-    features = encode_images(model, images, batch_size, device)
-    if not np.isfinite(features).all():
-        raise ValueError(f"non-finite features from {spectrogram_path}; the checkpoint may be corrupt")
+    frame = encode_frame(keys, images, recipe, model, checkpoint, spectrogram_path, batch_size, device)
     log.info("encoded %d segments of %s", len(keys), spectrogram_path)
-    return write_partition(features_frame(keys, features), out)
+    return write_partition(frame, out)

@@ -82,9 +82,28 @@ def feature_columns(components: int) -> list[str]:
     return [f"pca_{index:04d}" for index in range(components)]
 
 
+def project_frame(keys: pd.DataFrame, images: np.ndarray, recipe: ImageRecipe, model_path: str | Path,
+                  source: str | Path) -> pd.DataFrame:
+    """Feature table of one partition's images projected on the PCA: key columns, then ``pca_0000`` ….
+
+    Raises
+    ------
+    ValueError
+        When the images were rendered differently from the PCA's training images.
+    """
+    mean, components, record = load_pca(model_path)
+    trained = ImageRecipe.from_mapping(record["spectrogram"])
+    if recipe != trained:
+        raise ValueError(f"{source} was rendered with spectrogram settings {recipe.to_json()}, but "
+                         f"{model_path} was fitted on {trained.to_json()}; re-run the workflow to refit it")
+    features = (flatten(images) - mean) @ components.T
+    return pd.concat([keys[SEGMENT_KEY].reset_index(drop=True),
+                      pd.DataFrame(features.astype(np.float32), columns=feature_columns(len(components)))], axis=1)
+
+
 def encode_partition_pca(spectrogram_path: str | Path, model_path: str | Path, out: str | Path,
                          segments_path: str | Path | None = None) -> Path:
-    """Project one partition's images on the PCA and write its feature store file.
+    """Project one partition's spectrogram store file on the PCA and write its feature store file.
 
     Raises
     ------
@@ -93,15 +112,8 @@ def encode_partition_pca(spectrogram_path: str | Path, model_path: str | Path, o
         do not hold the partition's segments in order.
     """
     keys, images, recipe = read_spectrograms(spectrogram_path)
-    mean, components, record = load_pca(model_path)
-    trained = ImageRecipe.from_mapping(record["spectrogram"])
-    if recipe != trained:
-        raise ValueError(f"{spectrogram_path} was rendered with spectrogram settings {recipe.to_json()}, but "
-                         f"{model_path} was fitted on {trained.to_json()}; re-run the workflow to refit it")
     if segments_path is not None:
         check_images_follow_segments(keys, segments_path, spectrogram_path)
-    features = (flatten(images) - mean) @ components.T
-    frame = pd.concat([keys[SEGMENT_KEY].reset_index(drop=True),
-                       pd.DataFrame(features.astype(np.float32), columns=feature_columns(len(components)))], axis=1)
-    log.info("projected %d segments of %s on %d components", len(frame), spectrogram_path, len(components))
+    frame = project_frame(keys, images, recipe, model_path, spectrogram_path)
+    log.info("projected %d segments of %s", len(frame), spectrogram_path)
     return write_partition(frame, out)

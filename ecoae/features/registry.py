@@ -1,16 +1,18 @@
 """Feature sets computed from each segment's audio, and how the workflow finds them.
 
-Every such set has the same shape: a config section (a class in :mod:`ecoae.settings`)
-and a function ``compute(segments, archive, audio, settings, threads) -> FeatureTable``
-that returns, for one segment-store partition, the segment key columns (order of
-``segments``) followed by the set's feature columns and its ``qc_*`` flags, plus the
-segments whose audio could not be used (:mod:`ecoae.problems`).
-:func:`ecoae.features.segment_workers.map_segment_audio` does the reading, the
-spreading over processes and the problem bookkeeping for it. The
-command line (``ecoae <set>``), the workflow rule (``features_audio.smk``), the stores,
-the evaluation and the timings all follow from one entry in :data:`AUDIO_FEATURE_SETS`.
+Every such set has the same shape: a config section (a class in :mod:`ecoae.settings`),
+a function ``analysis(audio, settings) -> Analysis`` naming what to compute from one
+segment's samples (and at which rate), and a function ``table(results, settings) ->
+FeatureTable`` that turns the rows of a partition into its store table: the segment key
+columns followed by the set's feature columns and its ``qc_*`` flags, plus the segments
+whose audio could not be used (:mod:`ecoae.problems`).
+:func:`ecoae.features.segment_workers.map_segment_audio` does the reading (once per
+segment for all sets), the spreading over processes and the problem bookkeeping. The
+command line (``ecoae audio-features``, ``ecoae <set>``), the workflow rule
+(``features_audio.smk``, one job per partition for all sets), the stores, the evaluation
+and the timings all follow from one entry in :data:`AUDIO_FEATURE_SETS`.
 
-Adding a set: write ``ecoae/features/<name>.py`` with its ``compute`` function, add its
+Adding a set: write ``ecoae/features/<name>.py`` with its two functions, add its
 settings class and section to :mod:`ecoae.settings` (and the schema), then register it here.
 A set whose section has an ``enabled`` key runs only when it is on (:func:`enabled_sets`);
 one that needs an optional extra names a ``check`` function, called at start-up
@@ -21,11 +23,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ecoae.settings import AudioSettings, Section, Settings, SettingsError
+
+if TYPE_CHECKING:  # the workflow imports this module at parse time: keep it light
+    from ecoae.features.segment_workers import Analysis, FeatureTable, SegmentResults
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,12 @@ class AudioFeatureSet:
     summary : str
         One line for ``ecoae --help``.
     module : str
-        Module holding the compute function (imported only when the set runs).
-    function : str
-        ``compute(segments, archive, audio, settings, threads) -> FeatureTable``.
+        Module holding its functions (imported only when the set runs).
+    analysis : str
+        ``analysis(audio, settings) -> Analysis``: what is computed from each segment.
+    table : str
+        ``table(results, settings) -> FeatureTable``: the store table of a partition's rows,
+        where ``settings`` is the analysis's own.
     section : str
         Its config section (a field of :class:`ecoae.settings.Settings`).
     check : str
@@ -52,7 +58,8 @@ class AudioFeatureSet:
     name: str
     summary: str
     module: str
-    function: str
+    analysis: str
+    table: str
     section: str
     check: str = ""
 
@@ -72,9 +79,13 @@ class AudioFeatureSet:
         """Why the set cannot run here (a missing optional extra), or None."""
         return getattr(importlib.import_module(self.module), self.check)() if self.check else None
 
-    def compute(self) -> Callable[[pd.DataFrame, str, AudioSettings, Section, int], tuple[pd.DataFrame, pd.DataFrame]]:
-        """Import and return the compute function."""
-        return getattr(importlib.import_module(self.module), self.function)
+    def make_analysis(self, audio: AudioSettings, settings: Section) -> Analysis:
+        """The set's analysis for a pass over a partition's audio."""
+        return getattr(importlib.import_module(self.module), self.analysis)(audio, settings)
+
+    def make_table(self, results: SegmentResults, analysis: Analysis) -> FeatureTable:
+        """The store table of the set's rows from a pass."""
+        return getattr(importlib.import_module(self.module), self.table)(results, analysis.settings)
 
 
 AUDIO_FEATURE_SETS: dict[str, AudioFeatureSet] = {
@@ -82,15 +93,15 @@ AUDIO_FEATURE_SETS: dict[str, AudioFeatureSet] = {
     for entry in (
         AudioFeatureSet(
             "indices", "scikit-maad acoustic indices of a segment-store partition",
-            "ecoae.features.indices", "partition_indices", "indices",
+            "ecoae.features.indices", "indices_analysis", "indices_table", "indices",
         ),
         AudioFeatureSet(
             "mfcc", "MFCC summary statistics of a segment-store partition",
-            "ecoae.features.mfcc", "partition_mfcc", "mfcc",
+            "ecoae.features.mfcc", "mfcc_analysis", "mfcc_table", "mfcc",
         ),
         AudioFeatureSet(
             "birdnet", "BirdNET V2.4 embedding statistics of a segment-store partition (extra [birdnet])",
-            "ecoae.features.birdnet", "partition_birdnet", "birdnet", check="missing_extra",
+            "ecoae.features.birdnet", "birdnet_analysis", "birdnet_table", "birdnet", check="missing_extra",
         ),
     )
 }

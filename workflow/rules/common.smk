@@ -2,6 +2,7 @@
 # ecoae.settings (the only defaults), paths from ecoae.layout (the only place a path is
 # spelled); each rule passes the canonical JSON of the sections it depends on as params,
 # so a changed setting re-runs exactly what depends on it.
+import json
 import re
 import shlex
 import shutil
@@ -108,11 +109,17 @@ def _model_regex(names):
     return "|".join(re.escape(name) for name in names) or "^$"
 
 
-def model_checkpoint(wildcards):
-    """The model.pt an encode job uses: the configured one, or the one trained here."""
-    return AE.models[wildcards.model].checkpoint or L.model_file(
-        "model.pt", wildcards.model
-    )
+def model_checkpoint(name):
+    """The model.pt of an auto-encoder: the configured one, or the one trained here."""
+    return AE.models[name].checkpoint or L.model_file("model.pt", name)
+
+
+# Image feature set -> its model file: every auto-encoder, then every PCA baseline.
+IMAGE_MODEL_FILES = {
+    **{f"ae-{name}": model_checkpoint(name) for name in AE.models},
+    **{name: L.model_file("model.npz", name) for name in S.pca.models()},
+}
+IMAGE_SETS = list(IMAGE_MODEL_FILES)
 
 
 def model_reports(wildcards):
@@ -124,13 +131,21 @@ def model_reports(wildcards):
 
 
 # --------------------------------------------------------------- audio feature sets
-def audio_feature_settings(wildcards):
-    """Canonical JSON of the set's config section (a changed setting re-runs only that set)."""
-    return AUDIO_FEATURE_SETS[wildcards.feature_set].settings(S).to_json()
-
-
-def audio_feature_threads(wildcards):
-    return AUDIO_FEATURE_SETS[wildcards.feature_set].settings(S).threads
+# Only enabled sets are computed and compared (birdnet is off by default).
+AUDIO_SETS = enabled_sets(S)
+# Canonical JSON of each set's config section, in one param: a changed setting re-runs
+# the partition's audio-feature job (which computes every set in one pass).
+audio_feature_sections = json.dumps(
+    {
+        name: json.loads(AUDIO_FEATURE_SETS[name].settings(S).to_json())
+        for name in AUDIO_SETS
+    },
+    sort_keys=True,
+)
+# Worker processes of that job: the largest of the sets' threads settings.
+audio_feature_threads = max(
+    [AUDIO_FEATURE_SETS[name].settings(S).threads for name in AUDIO_SETS] or [1]
+)
 
 
 # --------------------------------------------------------------- evaluation

@@ -1,34 +1,35 @@
-# Feature sets computed from segment audio (acoustic indices, MFCC, and any set in
-# ecoae.features.registry): one rule for all, one job per partition and set.
+# Feature sets computed from segment audio (acoustic indices, MFCC, and any enabled set in
+# ecoae.features.registry): one job per partition computes them all in one process, each
+# segment decoded once, so a partition pays the library imports and the decoding once.
+# A changed setting of any of these sets re-runs this job (all its sets) for every partition.
 
 
 rule audio_features:
     input:
         L.segments(),
     output:
-        features=L.features("{feature_set}"),
-        problems=L.problems("{feature_set}"),
+        **{name: L.features(name) for name in AUDIO_SETS},
+        **{f"{name}_problems": L.problems(name) for name in AUDIO_SETS},
+        costs=L.costs("audio_features"),
     log:
-        L.log("{feature_set}"),
+        L.log("audio_features"),
     benchmark:
-        L.benchmark("{feature_set}")
-    wildcard_constraints:
-        feature_set="|".join(AUDIO_FEATURE_SETS),
+        L.benchmark("audio_features")
     conda:
         "../../envs/features.yaml"
     threads: audio_feature_threads
     params:
         archive=ARCHIVE,
         audio=S.audio.to_json(),
-        settings=audio_feature_settings,
+        sets=audio_feature_sections,
+        results=L.results,
     shell:
-        "{ECOAE} {wildcards.feature_set:q} {input:q} --archive {params.archive:q} --audio {params.audio:q}"
-        " --settings {params.settings:q} --threads {threads} --out {output.features:q}"
-        " --problems {output.problems:q} > {log:q} 2>&1"
+        "{ECOAE} audio-features {input:q} --archive {params.archive:q} --audio {params.audio:q}"
+        " --sets {params.sets:q} --results {params.results:q} --costs {output.costs:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
-# Only enabled sets are targets and compared (birdnet is off by default).
-for _name in enabled_sets(S):
+for _name in AUDIO_SETS:
     TARGETS.append(
         per_partition(lambda site, date, name=_name: L.features(name, site, date))
     )

@@ -1,36 +1,15 @@
-# Image stage: spectrogram images per partition, one frozen training sample and its
-# images shared by every image model, one trained auto-encoder per configured variant
-# and one PCA per configured size (the linear baseline), and their features per partition.
+# Image stage: one frozen training sample and its images shared by every image model, one
+# trained auto-encoder per configured variant and one PCA per configured size (the linear
+# baseline); then one job per partition renders its spectrogram images and encodes them
+# with every model in one process (torch imported once, images never re-read).
 #
 # Freezing: once results/models/training_sample.parquet exists, the rule that draws it
 # is not defined at all, so new partitions can never re-draw it. The models read their
 # own images, rendered from the sample's audio (training_images): they depend on the
 # sample and the image settings only, so new recordings never retrain, and a changed
 # audio or spectrogram setting re-renders, refits and re-encodes in the same run.
-# Encoding depends on the model file.
-rule spectrograms:
-    input:
-        L.segments(),
-    output:
-        images=L.spectrograms(),
-        problems=L.problems("spectrograms"),
-    log:
-        L.log("spectrograms"),
-    benchmark:
-        L.benchmark("spectrograms")
-    conda:
-        "../../envs/autoencoder.yaml"
-    threads: S.spectrogram.threads
-    params:
-        archive=ARCHIVE,
-        audio=S.audio.to_json(),
-        settings=S.spectrogram.to_json(),
-    shell:
-        "{ECOAE} spectrograms {input:q} --archive {params.archive:q} --out {output.images:q}"
-        " --problems {output.problems:q} --audio {params.audio:q} --settings {params.settings:q}"
-        " --threads {threads} > {log:q} 2>&1"
-
-
+# A partition's image job depends on every model file: a retrained model re-encodes
+# (and re-renders) each partition.
 FITTED_MODELS = TRAINED_MODELS + S.pca.models()
 
 if FITTED_MODELS and not Path(L.training_sample).exists():
@@ -107,33 +86,6 @@ if TRAINED_MODELS:
             " --training {params.training:q} --device {params.device:q} --threads {threads} --log {log:q}"
 
 
-rule encode:
-    input:
-        spectrograms=L.spectrograms(),
-        segments=L.segments(),
-        model=model_checkpoint,
-    output:
-        L.features("ae-{model}"),
-    log:
-        L.log("encode/ae-{model}"),
-    benchmark:
-        L.benchmark("encode/ae-{model}")
-    wildcard_constraints:
-        model=_model_regex(AE.models),
-    conda:
-        "../../envs/autoencoder.yaml"
-    threads: AE.encode_threads
-    resources:
-        gpu=GPU_JOBS,
-    params:
-        batch_size=AE.encode_batch_size,
-        device=AE.device,
-    shell:
-        "{ECOAE} encode {input.spectrograms:q} --checkpoint {input.model:q} --out {output:q}"
-        " --segments {input.segments:q} --batch-size {params.batch_size:q}"
-        " --device {params.device:q} --threads {threads} > {log:q} 2>&1"
-
-
 rule fit_pca:
     input:
         L.training_images,
@@ -158,34 +110,43 @@ rule fit_pca:
         " --validation-fraction {params.validation_fraction:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
-rule encode_pca:
-    input:
-        spectrograms=L.spectrograms(),
-        segments=L.segments(),
-        model=L.model_file("model.npz", "pca{components}"),
-    output:
-        L.features("pca{components}"),
-    log:
-        L.log("encode/pca{components}"),
-    benchmark:
-        L.benchmark("encode/pca{components}")
-    wildcard_constraints:
-        components=r"\d+",
-    conda:
-        "../../envs/autoencoder.yaml"
-    shell:
-        "{ECOAE} encode-pca {input.spectrograms:q} --model {input.model:q} --out {output:q}"
-        " --segments {input.segments:q} > {log:q} 2>&1"
+if IMAGE_SETS:
+
+    rule images:
+        input:
+            segments=L.segments(),
+            models=list(IMAGE_MODEL_FILES.values()),
+        output:
+            **{name.replace("-", "_"): L.features(name) for name in IMAGE_SETS},
+            spectrograms=L.spectrograms(),
+            problems=L.problems("spectrograms"),
+            costs=L.costs("images"),
+        log:
+            L.log("images"),
+        benchmark:
+            L.benchmark("images")
+        conda:
+            "../../envs/autoencoder.yaml"
+        # Rendering (worker processes), then encoding (torch threads): one after the other.
+        threads: max(S.spectrogram.threads, AE.encode_threads)
+        resources:
+            gpu=GPU_JOBS,
+        params:
+            archive=ARCHIVE,
+            audio=S.audio.to_json(),
+            settings=S.spectrogram.to_json(),
+            models=json.dumps(IMAGE_MODEL_FILES, sort_keys=True),
+            results=L.results,
+            batch_size=AE.encode_batch_size,
+            device=AE.device,
+        shell:
+            "{ECOAE} images {input.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
+            " --settings {params.settings:q} --models {params.models:q} --results {params.results:q}"
+            " --costs {output.costs:q} --threads {threads} --batch-size {params.batch_size:q}"
+            " --device {params.device:q} > {log:q} 2>&1"
 
 
-for _name in AE.models:
-    TARGETS.append(
-        per_partition(
-            lambda site, date, name=_name: L.features(f"ae-{name}", site, date)
-        )
-    )
-    FEATURE_SETS.append(f"ae-{_name}")
-for _name in S.pca.models():
+for _name in IMAGE_SETS:
     TARGETS.append(
         per_partition(lambda site, date, name=_name: L.features(name, site, date))
     )
