@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from ecoae.archive.inventory import build_inventory
-from ecoae.archive.segments import SEGMENT_COLUMNS, iter_segment_audio, segment_bounds, segment_recordings
+from ecoae.archive.audio import load_audio
+from ecoae.archive.segments import SEGMENT_COLUMNS, segment_bounds, segment_recordings
+
+
+def segment_audio(segments: pd.DataFrame, archive) -> list[np.ndarray]:
+    """Each segment's samples at 22 050 Hz, read as every stage reads them."""
+    return [load_audio(archive / row.path, 22050, row.offset, row.duration) for row in segments.itertuples()]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,7 @@ def test_segments_of_generated_recording(tmp_path, write_tone):
     assert segments["duration"].tolist() == [60.0, 60.0, 10.0]
     assert segments["start_time"].tolist() == [pd.Timestamp("2021-01-01 05:30", tz="UTC") + pd.Timedelta(minutes=m)
                                                for m in (0, 1, 2)]
-    audio = dict(iter_segment_audio(segments, tmp_path, sample_rate=22050))
+    audio = segment_audio(segments, tmp_path)
     assert [len(audio[i]) for i in range(3)] == [60 * 22050, 60 * 22050, 10 * 22050]
     # The third window really starts 120 s in: a sine continues with the right phase.
     t = (120 * 22050 + np.arange(100)) / 22050
@@ -55,5 +61,5 @@ def test_real_short_recordings_are_one_segment_each(shared_data):
     assert set(segments.groupby("site")["duration"].unique().map(tuple)) == {(5.0,), (10.0,)}
     assert segments[SEGMENT_COLUMNS].notna().all().all()
     first = segments[segments["site"] == "jura"].iloc[:1]
-    (_, samples), = iter_segment_audio(first, shared_data / "archive", sample_rate=22050)
+    samples, = segment_audio(first, shared_data / "archive")
     assert samples.dtype == np.float32 and len(samples) == 10 * 22050

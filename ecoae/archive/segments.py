@@ -13,13 +13,9 @@ windows is one 10 s segment, never padded.
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Iterator
 
-import numpy as np
 import pandas as pd
 
-from ecoae.archive.audio import load_audio
 from ecoae.store import SEGMENT_KEY
 
 #: Columns of a segment-store partition in memory: the segment key, the partition keys
@@ -97,35 +93,3 @@ def segment_recordings(
     frame["local_start"] = pd.to_datetime(frame["local_start"])
     frame[["duration", "offset"]] = frame[["duration", "offset"]].astype("float64")
     return frame.sort_values(["start_time", "recording_id", "segment_index"], kind="stable").reset_index(drop=True)
-
-
-def iter_segment_audio(
-    segments: pd.DataFrame,
-    archive: str | Path,
-    sample_rate: int = 22050,
-    channel: str | int = "mix",
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(row position, samples)`` for each segment, reading only its window.
-
-    Parameters
-    ----------
-    segments : DataFrame
-        Rows of a segment store partition (needs ``path``, ``offset``, ``duration``).
-    archive : str or Path
-        Folder that the ``path`` column is relative to.
-    sample_rate : int
-        Target rate in Hz (every stage uses the same one, so sites recorded at
-        different rates give comparable features).
-    channel : {"mix"} or int
-        See :func:`ecoae.archive.audio.to_mono`.
-
-    Yields
-    ------
-    (int, ndarray)
-        Position of the row in ``segments`` and its mono float32 samples.
-    """
-    archive = Path(archive)
-    for position, (path, offset, duration) in enumerate(
-        zip(segments["path"], segments["offset"], segments["duration"])
-    ):
-        yield position, load_audio(archive / path, sample_rate, offset, duration, channel)
