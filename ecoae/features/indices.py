@@ -153,7 +153,7 @@ def _temporal(s: np.ndarray, fs: int, opts: dict, wanted: set[str]) -> dict[str,
         )
     if wanted.intersection(TEMPORAL_INDICES[6:]):  # BGNt onwards: envelope indices
         env = indices_fast.envelope(s, opts["mode"], opts["Nt"])
-        out.update(indices_fast.envelope_indices(env, fs, opts, opts["mode"], wanted))
+        out.update(indices_fast.envelope_indices(env, fs, opts, wanted))
     return out
 
 

@@ -9,11 +9,14 @@ each docstring; ``tests/test_indices.py`` and ``tests/test_indices_fast.py`` che
 each against scikit-maad on real recordings and generated edge cases. Everything
 else is computed by calling scikit-maad itself.
 
-Element-wise arithmetic follows scikit-maad's operation order, so every array
-value is bit for bit scikit-maad's and every threshold decision (activity, events,
-ROIs, ADI/AEI scores) is the same; only sums may be taken in another order (per
-row over a row-major array rather than down a column-major one), which moves
-results by a few units in the last place.
+Every array that a threshold or a median reads (the spectrogram, the equalised
+spectrogram, the ROI dB image, the time gradient) is computed with scikit-maad's
+operations in its order, so it is bit for bit scikit-maad's and every thresholded
+decision (activity, events, ROIs, ADI/AEI scores) is the same. Elsewhere
+sums are taken in another order (per row of a row-major array rather than down a
+column-major one) or before a division rather than after, and a logarithm or a
+power mean is shared where scikit-maad recomputes it; this moves results by a few
+units in the last place.
 """
 
 from __future__ import annotations
@@ -125,9 +128,7 @@ def temporal_leq(
     return mean_dB(leq, axis=1)
 
 
-def envelope_indices(
-    env: np.ndarray, fs: float, opts: dict, mode: str, wanted: set[str]
-) -> dict[str, float]:
+def envelope_indices(env: np.ndarray, fs: float, opts: dict, wanted: set[str]) -> dict[str, float]:
     """Envelope indices of ``maad.features.all_temporal_alpha_indices`` from one envelope.
 
     scikit-maad recomputes the envelope (and its background level) in each of
@@ -142,9 +143,8 @@ def envelope_indices(
     fs : float
         Sample rate in Hz.
     opts : dict
-        Temporal settings (``Nt``, ``compatibility``, ``dB_threshold``, ``rejectDuration``).
-    mode : str
-        Envelope mode, ``"fast"`` or ``"hilbert"``.
+        Temporal settings (``mode``, ``Nt``, ``compatibility``, ``dB_threshold``,
+        ``rejectDuration``).
     wanted : set of str
         Index names to compute.
 
@@ -174,7 +174,7 @@ def envelope_indices(
             amplitude2dB(env) - background, threshold, axis=0
         )
     if wanted & {"EVNtFraction", "EVNtMean", "EVNtCount"}:
-        dt = 1 / fs * opts["Nt"] if mode == "fast" else 1 / fs
+        dt = 1 / fs * opts["Nt"] if opts["mode"] == "fast" else 1 / fs
         total, out["EVNtMean"], out["EVNtCount"], _ = alpha._acoustic_events(
             10 * np.log10(env**2) - background, dt, threshold, rejectDuration=opts["rejectDuration"]
         )
@@ -265,8 +265,7 @@ def median_rows_nonnegative(x: np.ndarray) -> np.ndarray:
 
 
 def db_at_least(
-    x: np.ndarray, threshold_db: float, factor: float = 10, scale: float | None = None,
-    strict: bool = False,
+    x: np.ndarray, threshold_db: float, factor: float = 10, scale: float | None = None
 ) -> np.ndarray:
     """``factor * log10(|x / scale|) >= threshold_db`` element-wise, as scikit-maad decides it.
 
@@ -286,8 +285,6 @@ def db_at_least(
         10 for power, 20 for amplitude.
     scale : float, optional
         Divisor applied before the logarithm (e.g. the maximum, as ADI and AEI do).
-    strict : bool
-        ``>`` instead of ``>=``.
 
     Returns
     -------
@@ -295,14 +292,13 @@ def db_at_least(
     """
     level = 10.0 ** (threshold_db / factor) * (1.0 if scale is None else scale)
     if not (np.isfinite(level) and level > 1e-290 and (scale is None or scale > 0)):
-        return _compare(_db(x if scale is None else x / scale, factor), threshold_db, strict)
+        return _db(x if scale is None else x / scale, factor) >= threshold_db
     surely = x > level * (1 + _DB_MARGIN)
     candidates = x >= level * (1 - _DB_MARGIN)
     near = np.flatnonzero(candidates != surely)
     if near.size:
         values = x.ravel()[near]
-        exact = _compare(_db(values if scale is None else values / scale, factor), threshold_db, strict)
-        surely.ravel()[near] = exact
+        surely.ravel()[near] = _db(values if scale is None else values / scale, factor) >= threshold_db
     return surely
 
 
@@ -313,15 +309,11 @@ def _db(x: np.ndarray, factor: float) -> np.ndarray:
     return factor * np.log10(magnitude)
 
 
-def _compare(values: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
-    return values > threshold if strict else values >= threshold
-
-
 def gradient_indices(amplitude: np.ndarray, dt: float) -> tuple[float, float, float]:
     """``ACI``, ``ROU`` and ``AGI`` of ``maad.features`` from one time difference.
 
     ``acoustic_complexity_index`` (sum over bins of ``sum |d| / sum a``),
-    ``roughness(norm=None, axis=1)`` summed over bins (``sum (d d)**2``) and
+    ``roughness(norm=None, axis=1)`` summed over bins (``sum diff(d)**2``) and
     ``acoustic_gradient_index(order=1, norm="per_bin")`` (mean over bins of
     ``mean(|d| / dt) / median(|d| / dt)``) all start from ``d = diff(a, axis=1)``;
     it is computed once, per-bin sums are taken before dividing, and the median is
@@ -463,23 +455,16 @@ def equalized_activity(
         above = np.delete(above, near[10 * np.log10(above[near]) <= db_threshold])
     mean = power2dB(np.mean(above)) if above.size else np.nan
     out["ACTspMean"] = 0 if np.isnan(mean) else mean
-    out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = spectral_events_from_mask(
-        active, dt, reject_duration
-    )
+    out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = spectral_events(active, dt, reject_duration)
     return out
 
 
 def spectral_events(
-    sxx_db: np.ndarray, dt: float, db_threshold: float, reject_duration: float | None
-) -> tuple[float, float, float]:
-    """Frame-averaged ``EVNspFract, EVNspMean, EVNspCount`` of ``maad.features.spectral_events``."""
-    return spectral_events_from_mask(sxx_db >= db_threshold, dt, reject_duration)
-
-
-def spectral_events_from_mask(
     events: np.ndarray, dt: float, reject_duration: float | None
 ) -> tuple[float, float, float]:
-    """:func:`spectral_events` from the boolean ``sxx_db >= db_threshold``.
+    """Frame-averaged ``EVNspFract, EVNspMean, EVNspCount`` of ``maad.features.spectral_events``.
+
+    ``events`` is scikit-maad's ``sxx_db >= dB_threshold`` (boolean, frequency x time).
 
     scikit-maad filters short events with a binary erosion and dilation, then
     run-length encodes each frequency row in a Python loop; here the runs long
@@ -601,6 +586,15 @@ def tfsd(log_power: np.ndarray, fn: np.ndarray, flim: np.ndarray) -> float:
     scikit-maad takes ``log10`` of the amplitude, ``log10(power) / 2`` up to the last
     bit, so the logarithm is shared with the ROI index; the factor 1/2 cancels in the
     ratio. The third-octave bands are row slices, not boolean-indexed copies.
+
+    Parameters
+    ----------
+    log_power : ndarray
+        ``log10`` of the power spectrogram (frequency x time).
+    fn : ndarray
+        Bin frequencies (Hz).
+    flim : ndarray
+        Band whose share of the time-frequency gradient is returned (Hz).
     """
     from maad.util import index_bw
 
