@@ -4,4 +4,5 @@ import sys
 
 from ecoae.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not in the inventory's worker processes, which import this module
+    sys.exit(main())

@@ -1,6 +1,7 @@
 """Scan an archive into a recordings table, a quarantine table and partitions.
 
-Every audio file under the archive is probed (headers only, in parallel threads)
+Every audio file under the archive is probed (headers only, in parallel threads, or
+processes when there are many files to probe)
 and either becomes a row of the recordings table, with site, start time, duration
 and recorder, or a row of the quarantine table with the reason it cannot be used.
 Each recording belongs to a partition (site, local date): the unit of work of all
@@ -24,12 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import multiprocessing
 import operator
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -68,6 +72,12 @@ _SETTINGS_HASH_KEY = b"ecoae_settings_hash"
 _CONTENT_HASH_KEY = b"ecoae_content_hash"
 
 _SAFE_SITE = re.compile(r"\w[\w .+-]*")
+
+#: Most files probed by one task of the pool.
+_CHUNK_FILES = 2000
+#: From this many files to probe on, the pool is of processes: the per-file work is
+#: Python code that threads, holding one interpreter lock, would run one at a time.
+_PROCESS_MIN_FILES = 20000
 
 
 @dataclass
@@ -248,6 +258,28 @@ class _Resolver:
             return self.quarantined(found, f"cannot be read: {error.strerror or error}")
 
 
+def _examine_chunk(resolver: _Resolver, files: list[AudioFile]) -> pa.Table:
+    """The rows of some files (see :meth:`_Resolver.examine`), as one table."""
+    return pa.Table.from_pylist([resolver.examine(found) for found in files], schema=ROW_SCHEMA)
+
+
+def _pool(n_files: int, workers: int) -> Executor:
+    """Threads for a few files (or one worker), processes for many."""
+    if n_files < _PROCESS_MIN_FILES or workers < 2:
+        return ThreadPoolExecutor(max_workers=max(1, workers))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _examine_all(resolver: _Resolver, files: list[AudioFile], workers: int) -> pa.Table:
+    """The rows of ``files``, in their order, probed by ``workers`` threads or processes."""
+    if not files:
+        return ROW_SCHEMA.empty_table()
+    size = min(_CHUNK_FILES, math.ceil(len(files) / max(1, workers)))
+    chunks = [files[start:start + size] for start in range(0, len(files), size)]
+    with _pool(len(files), workers) as pool:
+        return pa.concat_tables(pool.map(partial(_examine_chunk, resolver), chunks))
+
+
 def _settings_hash(archive: Path, settings: dict[str, Any], min_seconds: float) -> str:
     """What the rows depend on besides the files: the archive, the settings and the row layout."""
     schema = [f"{field.name}:{field.type}" for field in ROW_SCHEMA]
@@ -352,7 +384,8 @@ def build_inventory(
     min_seconds : float
         Recordings shorter than this are quarantined (they would give no segment).
     threads : int
-        Files probed in parallel (probing is I/O-bound).
+        Files probed in parallel: by threads, or by processes when there are
+        thousands of files to probe.
     cache_dir : str or Path, optional
         Folder of the inventory cache: rows of unchanged files are taken from it, and
         it is updated when anything changed. Without it every file is probed.
@@ -378,10 +411,9 @@ def build_inventory(
     files, duplicates = _split_duplicates(listing)
     reused, new = _reusable(files, cached)
     log.info("%d audio files under %s (%d unchanged since the last inventory)", len(listing), archive, len(reused))
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        fresh = list(pool.map(resolver.examine, new))
-    rows = pa.concat_tables([cached.take(reused), pa.Table.from_pylist(fresh, schema=ROW_SCHEMA)]).sort_by("path")
-    if cache_dir and (fresh or len(reused) != len(cached)):
+    fresh = _examine_all(resolver, new, threads)
+    rows = pa.concat_tables([cached.take(reused), fresh]).sort_by("path")
+    if cache_dir and (len(fresh) or len(reused) != len(cached)):
         _write_cache(rows, cache_dir, settings_hash)
 
     set_aside = [resolver.quarantined(found, f"duplicate of {original} (the same file reached through a link)")

@@ -91,7 +91,7 @@ def _plain_wav_stream(layout: riff.RiffLayout) -> tuple[int, int, int, str] | No
     return wave.sample_rate, wave.channels, layout.data_present // wave.block_align, f"WAV/{subtype}"
 
 
-def _libsndfile_stream(path: Path) -> tuple[int, int, int, str]:
+def _libsndfile_stream(path: str | Path) -> tuple[int, int, int, str]:
     """``(sample_rate, channels, frames, format)`` from libsndfile's ``info``."""
     try:
         info = sf.info(str(path))
@@ -101,9 +101,9 @@ def _libsndfile_stream(path: Path) -> tuple[int, int, int, str]:
     return int(info.samplerate), int(info.channels), int(info.frames), f"{info.format}/{info.subtype}"
 
 
-def _riff_layout(path: Path) -> riff.RiffLayout:
+def _riff_layout(path: str | Path) -> riff.RiffLayout:
     """The chunk layout of a WAV file (empty for other files), in one opening of the file."""
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=0) as handle:  # unbuffered: a few small reads
         size = os.fstat(handle.fileno()).st_size
         if size == 0:
             raise Unusable("empty file (0 bytes): the recorder wrote no audio; nothing to recover")
@@ -115,12 +115,12 @@ def _riff_layout(path: Path) -> riff.RiffLayout:
     return layout
 
 
-def probe(path: Path, accept_truncated: bool = False) -> AudioHeader:
+def probe(path: str | Path, accept_truncated: bool = False) -> AudioHeader:
     """Read the header of ``path`` and check that it holds usable audio.
 
     Parameters
     ----------
-    path : Path
+    path : str or Path
         Audio file.
     accept_truncated : bool
         Accept a WAV whose data chunk is shorter than declared (the readable part is used).
