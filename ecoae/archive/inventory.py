@@ -17,7 +17,9 @@ first path in sorted order, and the others are quarantined as duplicates.
 
 Files unchanged since the previous inventory (same path, size and modification
 time, same settings) are not probed again: the probed rows are kept in a cache
-folder that Snakemake does not clear before the inventory runs.
+folder that Snakemake does not clear before the inventory runs. The cache also
+spares the manifests' content hashes: when the manifests were last written from the
+cached rows, only the partitions whose files changed since are hashed again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import uuid
 import multiprocessing
 import operator
 import os
@@ -70,6 +73,10 @@ _QUARANTINE_SCHEMA = pa.schema([ROW_SCHEMA.field(name) for name in QUARANTINE_CO
 CACHE_FILE = "rows.arrow"
 _SETTINGS_HASH_KEY = b"ecoae_settings_hash"
 _CONTENT_HASH_KEY = b"ecoae_content_hash"
+#: Names one state of the cache: a new token each time the cache is rewritten.
+_CACHE_TOKEN_KEY = b"ecoae_cache_token"
+#: In the manifests' folder: the token of the cache state the manifests were last written from.
+MANIFEST_TOKEN_FILE = ".cache-token"
 
 _SAFE_SITE = re.compile(r"\w[\w .+-]*")
 
@@ -78,6 +85,27 @@ _CHUNK_FILES = 2000
 #: From this many files to probe on, the pool is of processes: the per-file work is
 #: Python code that threads, holding one interpreter lock, would run one at a time.
 _PROCESS_MIN_FILES = 20000
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """How the rows of an inventory relate to the cache it started from.
+
+    Attributes
+    ----------
+    before : str or None
+        Token of the cache read at the start; None when there was no usable one.
+    after : str or None
+        Token of the cache left behind (``before`` when it was not rewritten; None
+        when it could not be written).
+    changed : frozenset of (str, str)
+        ``(site, date)`` of the partitions that gained, lost or changed rows since the
+        cache ``before``: every other partition has exactly the rows it had then.
+    """
+
+    before: str | None
+    after: str | None
+    changed: frozenset[tuple[str, str]]
 
 
 @dataclass
@@ -92,11 +120,14 @@ class Inventory:
         One row per file set aside (:data:`QUARANTINE_COLUMNS`).
     settings_hash : str
         Hash of the settings used; a later inventory reuses rows only under the same hash.
+    cache : CacheState or None
+        What changed since the cache it started from; None when made without a cache folder.
     """
 
     recordings: pd.DataFrame
     quarantine: pd.DataFrame
     settings_hash: str = ""
+    cache: CacheState | None = None
 
     def partitions(self) -> pd.DataFrame:
         """Partitions with their recording count and seconds of audio, sorted."""
@@ -288,29 +319,33 @@ def _settings_hash(archive: Path, settings: dict[str, Any], min_seconds: float) 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read_cache(cache_dir: Path | None, settings_hash: str) -> pa.Table:
-    """Rows of the last inventory made with the same settings; empty when there are none."""
+def _read_cache(cache_dir: Path | None, settings_hash: str) -> tuple[pa.Table, str | None]:
+    """Rows of the last inventory made with the same settings, and the cache's token; empty and None if none."""
     path = cache_dir / CACHE_FILE if cache_dir else None
     if path is None or not path.exists():
-        return ROW_SCHEMA.empty_table()
+        return ROW_SCHEMA.empty_table(), None
     try:
         with pa.OSFile(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
     except (OSError, pa.ArrowException) as error:
         log.warning("ignoring the inventory cache %s: %s", path, error)
-        return ROW_SCHEMA.empty_table()
-    stamp = (table.schema.metadata or {}).get(_SETTINGS_HASH_KEY)
-    if stamp != settings_hash.encode() or not table.schema.equals(ROW_SCHEMA):
-        return ROW_SCHEMA.empty_table()
-    return table.replace_schema_metadata(None)
+        return ROW_SCHEMA.empty_table(), None
+    metadata = table.schema.metadata or {}
+    if metadata.get(_SETTINGS_HASH_KEY) != settings_hash.encode() or not table.schema.equals(ROW_SCHEMA):
+        return ROW_SCHEMA.empty_table(), None
+    token = metadata.get(_CACHE_TOKEN_KEY)
+    return table.replace_schema_metadata(None), token.decode() if token else None
 
 
-def _write_cache(rows: pa.Table, cache_dir: Path, settings_hash: str) -> None:
+def _write_cache(rows: pa.Table, cache_dir: Path, settings_hash: str) -> str | None:
     """Keep the rows for the next inventory, atomically (a killed run leaves the old cache).
 
     An Arrow IPC file: read and written at memory speed, which Parquet's encoding is not.
+    Returns the new cache's token, None when it could not be written.
     """
-    table = rows.replace_schema_metadata({_SETTINGS_HASH_KEY: settings_hash.encode()})
+    token = uuid.uuid4().hex
+    table = rows.replace_schema_metadata({_SETTINGS_HASH_KEY: settings_hash.encode(),
+                                          _CACHE_TOKEN_KEY: token.encode()})
     temporary = cache_dir / f".{CACHE_FILE}.{os.getpid()}.tmp"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -319,6 +354,21 @@ def _write_cache(rows: pa.Table, cache_dir: Path, settings_hash: str) -> None:
         os.replace(temporary, cache_dir / CACHE_FILE)
     except OSError as error:
         log.warning("the inventory cache could not be written (%s); the next inventory probes every file", error)
+        return None
+    return token
+
+
+def _partition_keys(rows: pa.Table) -> set[tuple[str, str]]:
+    """``(site, date)`` of the recordings among ``rows`` (quarantined rows belong to no partition)."""
+    recordings = rows.filter(pc.is_null(rows["reason"])).select(["site", "date"])
+    return set(zip(*(recordings[key].to_pylist() for key in ("site", "date"))))
+
+
+def _changed_partitions(cached: pa.Table, reused: np.ndarray, fresh: pa.Table) -> frozenset[tuple[str, str]]:
+    """Partitions of the rows that left the cache (files removed or changed) and of the rows probed now."""
+    dropped = np.ones(len(cached), bool)
+    dropped[reused] = False
+    return frozenset(_partition_keys(cached.filter(pa.array(dropped))) | _partition_keys(fresh))
 
 
 def _reusable(files: list[AudioFile], cached: pa.Table) -> tuple[np.ndarray, list[AudioFile]]:
@@ -405,7 +455,7 @@ def build_inventory(
     resolver = _Resolver(archive, settings, min_seconds)
     settings_hash = _settings_hash(archive, settings, min_seconds)
     cache_dir = Path(cache_dir) if cache_dir else None
-    cached = _read_cache(cache_dir, settings_hash)
+    cached, token = _read_cache(cache_dir, settings_hash)
 
     listing = sorted(iter_audio_files(archive, settings["extensions"], settings["follow_links"], _warn_skipped))
     files, duplicates = _split_duplicates(listing)
@@ -413,15 +463,19 @@ def build_inventory(
     log.info("%d audio files under %s (%d unchanged since the last inventory)", len(listing), archive, len(reused))
     fresh = _examine_all(resolver, new, threads)
     rows = pa.concat_tables([cached.take(reused), fresh]).sort_by("path")
-    if cache_dir and (len(fresh) or len(reused) != len(cached)):
-        _write_cache(rows, cache_dir, settings_hash)
+    cache = None
+    if cache_dir:
+        after = token
+        if len(fresh) or len(reused) != len(cached) or token is None:
+            after = _write_cache(rows, cache_dir, settings_hash)
+        cache = CacheState(token, after, _changed_partitions(cached, reused, fresh))
 
     set_aside = [resolver.quarantined(found, f"duplicate of {original} (the same file reached through a link)")
                  for found, original in duplicates]
     recordings, quarantine = _frames(rows, set_aside)
     for row in recordings[recordings["time_note"] != ""].itertuples(index=False):
         log.warning("%s: %s; start time from %s", row.path, row.time_note, row.time_source)
-    return Inventory(recordings, quarantine, settings_hash)
+    return Inventory(recordings, quarantine, settings_hash, cache)
 
 
 def _table(frame: pd.DataFrame | pa.Table, settings_hash: str) -> pa.Table:
@@ -434,11 +488,12 @@ def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(pc.sort_indices(table, [(key, "ascending") for key in keys]))
 
 
-def _partition_tables(recordings: pa.Table) -> Iterator[tuple[str, str, pa.Table]]:
-    """``(site, date, rows)`` of each partition, rows by start time, each in its own buffers.
+def _partition_rows(recordings: pa.Table) -> Iterator[tuple[str, str, pa.Array]]:
+    """``(site, date, row numbers)`` of each partition, rows by start time.
 
-    Own buffers (not slices of one table) make the content hash independent of the
-    other partitions: Arrow's IPC writer writes a slice's whole parent buffers.
+    ``recordings.take(row numbers)`` is then a partition's table in its own buffers:
+    own buffers (not slices of one table) make the content hash independent of the
+    other partitions, as Arrow's IPC writer writes a slice's whole parent buffers.
     """
     order = pc.sort_indices(recordings, [(key, "ascending") for key in ("site", "date", "start_time", "path")])
     site, date = (recordings[key].take(order).to_numpy(zero_copy_only=False) for key in ("site", "date"))
@@ -446,7 +501,53 @@ def _partition_tables(recordings: pa.Table) -> Iterator[tuple[str, str, pa.Table
         return
     starts = np.flatnonzero(np.r_[True, (site[1:] != site[:-1]) | (date[1:] != date[:-1])])
     for start, end in zip(starts, np.r_[starts[1:], len(site)]):
-        yield site[start], date[start], recordings.take(order[start:end])
+        yield site[start], date[start], order[start:end]
+
+
+def _file_stamp(path: Path) -> list[int] | None:
+    """``[size, mtime_ns]`` of a file, None when it does not exist."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+def _read_manifest_record(path: Path) -> tuple[str | None, dict[str, list[int]]]:
+    """The cache token the manifests were last written from, and each manifest's stamp then."""
+    try:
+        record = json.loads(path.read_text())
+        return record["token"], record["manifests"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, {}
+
+
+def _write_manifests(recordings: pa.Table, manifest_root: Path, cache: CacheState | None) -> tuple[set[Path], int]:
+    """Write the partition manifests that changed; return the manifests wanted and how many were written.
+
+    A manifest is kept without hashing its rows when the manifests were last written
+    from the cache this inventory started from (``.cache-token`` records that cache and
+    each manifest's size and modification time then), no file of its partition changed
+    since, and the manifest itself was not touched.
+    """
+    token_file = manifest_root / MANIFEST_TOKEN_FILE
+    last_token, last_stamps = _read_manifest_record(token_file)
+    trusted = cache is not None and cache.before is not None and last_token == cache.before
+    token_file.unlink(missing_ok=True)  # until every manifest below is written
+    wanted, written, stamps = set(), 0, {}
+    for site, date, numbers in _partition_rows(recordings):
+        relative = f"{partition_folder(site, date)}.parquet"
+        path = manifest_root / relative
+        wanted.add(path)
+        stamp = _file_stamp(path)
+        if not (trusted and (site, date) not in cache.changed and stamp and stamp == last_stamps.get(relative)):
+            written += _write_if_changed(recordings.take(numbers), path)
+            stamp = _file_stamp(path)
+        stamps[relative] = stamp
+    if cache and cache.after:
+        manifest_root.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(json.dumps({"token": cache.after, "manifests": stamps}))
+    return wanted, written
 
 
 def _content_hash(table: pa.Table) -> str:
@@ -492,7 +593,11 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
 
     Manifests go to ``out_dir/partitions/site=<site>/date=<date>.parquet`` and are
     rewritten only when their content changes (a hash of it is kept in each file);
-    manifests of partitions that no longer exist are removed.
+    manifests of partitions that no longer exist are removed. When the manifests were
+    last written from the cache this inventory started from (``partitions/.cache-token``
+    names that cache), the partitions none of whose files changed keep their untouched
+    manifests without their rows being hashed: what makes a re-inventory of 10 000
+    partitions cheap.
 
     Parameters
     ----------
@@ -514,11 +619,7 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     write_parquet_atomic(_table(inventory.quarantine, settings_hash), out_dir / "quarantine.parquet")
 
     manifest_root = out_dir / "partitions"
-    wanted, written = set(), 0
-    for site, date, rows in _partition_tables(recordings):
-        path = manifest_root / f"{partition_folder(site, date)}.parquet"
-        wanted.add(path)
-        written += _write_if_changed(rows, path)
+    wanted, written = _write_manifests(recordings, manifest_root, inventory.cache)
     removed = 0
     if manifest_root.exists():
         for stale in manifest_root.glob("site=*/date=*.parquet"):
