@@ -16,13 +16,14 @@ per-partition encoding cost depends on the network, not on how long it trained.
 
 What is measured
 ----------------
-* per stage, with Snakemake's ``benchmark:`` records (``<results>/benchmarks/<stage>
-  [/site=…/date=…].tsv``; the stage is the path without the partition tail, so the table
-  follows whatever rules exist): jobs, CPU s (exact, see below), CPU s per audio minute,
-  share of the run's CPU, peak RSS (max over jobs) and wall s (sum over jobs). Stages run
-  per partition (site/date) make the headline figure; the others (inventory, training,
-  PCA fit, evaluation, ...) are one-off and shown apart. Audio minutes = sum of the
-  segment store's ``duration`` / 60.
+* per stage: jobs, CPU s (exact, see below), CPU s per audio minute, share of the run's
+  CPU, peak RSS (max over jobs, from Snakemake's ``benchmark:`` records) and wall s (sum
+  over jobs). A job is named by its log path under ``<results>/logs/``, which ecoae's
+  layout spells like its record under ``<results>/benchmarks/``; the stage is that path
+  without the ``site=…/date=…`` tail, so the table follows whatever rules exist. Stages
+  run per partition (site/date) make the headline figure; the others (inventory,
+  training, PCA fit, evaluation, ...) are one-off and shown apart. Audio minutes = sum
+  of the segment store's ``duration`` / 60.
 * each job's exact CPU time, read as Snakemake reaps it (:func:`watch_jobs`), and the
   whole ``snakemake`` command's wall and CPU time (``getrusage(RUSAGE_CHILDREN)`` delta:
   every job, worker and Snakemake itself). Snakemake's own records (``record_cpu_s``)
@@ -145,6 +146,8 @@ class WorkflowRun:
         Snakemake's own process (DAG, scheduling, benchmark sampling, onsuccess).
     unseen_cpu_s : float
         Children reaped before they were ever seen (shorter than one sampling interval).
+    watcher_cpu_s : float
+        CPU seconds this process spent following the jobs (not part of the command's).
     load_before, load_after : tuple of float
         Load average.
     """
@@ -154,6 +157,7 @@ class WorkflowRun:
     jobs: pd.DataFrame
     snakemake_cpu_s: float
     unseen_cpu_s: float
+    watcher_cpu_s: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
 
@@ -331,8 +335,10 @@ def watch_jobs(process: subprocess.Popen, logs_dir: str) -> tuple[list[dict], fl
         if first != second:  # a job was reaped while the children were listed: look again
             continue
         now = time.perf_counter()
-        for pid in children - seen.keys():
-            seen[pid] = (job_key(pid, logs_dir), now)
+        for pid in children:
+            # A child seen between fork and exec still shows Snakemake's command line: read it again later.
+            if pid not in seen or seen[pid][0] == NO_LOG:
+                seen[pid] = (job_key(pid, logs_dir), seen.get(pid, (None, now))[1])
         own, added = second[0], second[1] - reaped
         reaped = second[1]
         gone = [seen.pop(pid) for pid in list(seen) if pid not in children]
@@ -374,6 +380,7 @@ def run_workflow(archive: Path, results: Path, configfile: Path, cores: int, log
     load_before = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    watcher = time.process_time()
     with open(log, "w") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
         try:
@@ -383,13 +390,14 @@ def run_workflow(archive: Path, results: Path, configfile: Path, cores: int, log
                 process.terminate()
                 process.wait()
     wall = time.perf_counter() - started
+    watcher = time.process_time() - watcher
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode:
         raise SystemExit(f"snakemake failed ({process.returncode}); {log} ends:\n" + log.read_text()[-4000:])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     records = job_records(results)
     jobs = split_groups(groups, dict(zip(records["key"], records["cpu_s"])))
-    return WorkflowRun(wall, cpu, jobs, own, unseen, load_before, os.getloadavg())
+    return WorkflowRun(wall, cpu, jobs, own, unseen, watcher, load_before, os.getloadavg())
 
 
 def segment_table(results: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -401,15 +409,42 @@ def segment_table(results: Path, columns: list[str] | None = None) -> pd.DataFra
 
 
 def job_records(results: Path) -> pd.DataFrame:
-    """Snakemake's benchmark records of the run, one row per job, with its ``key``.
+    """Snakemake's benchmark records of the run, one row per job: key, cpu_s, wall_s, max_rss_mib.
 
     The key is the record's path under ``benchmarks/`` without ``.tsv``: the same as
-    the job's log path under ``logs/`` (ecoae's layout names both after one step).
+    the job's log path under ``logs/`` (ecoae's layout names both after one step). Rows
+    that :func:`~ecoae.evaluation.timings.read_benchmarks` splits by stage are summed back
+    into their job.
     """
     folder = Path(Layout(str(results)).benchmarks_dir)
     records = read_benchmarks(folder)
     records["key"] = [str(Path(path).relative_to(folder).with_suffix("")) for path in records["path"]]
-    return records
+    return records.groupby("key", as_index=False).agg(cpu_s=("cpu_s", "sum"), wall_s=("wall_s", "sum"),
+                                                      max_rss_mib=("max_rss_mib", "max"))
+
+
+def job_parts(results: Path, keys) -> pd.DataFrame:
+    """CPU seconds that parts of a job measured themselves, for jobs that wrote them.
+
+    A job serving several stages (decode, indices, MFCC; rendering, encoders) may write
+    ``costs/<key>.tsv`` beside ``benchmarks/`` (columns stage, cpu_s). Jobs without one
+    have no rows.
+
+    Returns
+    -------
+    DataFrame
+        Columns key, part, cpu_s.
+    """
+    folder = Path(Layout(str(results)).benchmarks_dir).parent / "costs"
+    rows = []
+    for key in keys:
+        try:
+            table = pd.read_csv(folder / f"{key}.tsv", sep="\t")
+            rows += [{"key": key, "part": part, "cpu_s": float(seconds)}
+                     for part, seconds in zip(table["stage"], table["cpu_s"])]
+        except (OSError, KeyError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
+            continue
+    return pd.DataFrame(rows, columns=["key", "part", "cpu_s"])
 
 
 def stage_of(key: str) -> tuple[str, str]:
@@ -418,8 +453,26 @@ def stage_of(key: str) -> tuple[str, str]:
     return stage, PER_PARTITION if "site=" in key else ONE_OFF
 
 
-def stage_table(run: WorkflowRun, records: pd.DataFrame, audio_minutes: float) -> pd.DataFrame:
+def part_rows(stage: str, jobs: pd.DataFrame, parts: pd.DataFrame) -> list[dict]:
+    """Rows ``<stage>: <part>`` for the parts a stage's jobs measured, and the rest of those jobs' CPU."""
+    keys = set(jobs.loc[jobs["stage"] == stage, "key"])
+    mine = parts[parts["key"].isin(keys)]
+    if mine.empty:
+        return []
+    rows = [{"stage": f"  {stage}: {part}", "kind": "part", "cpu_s": seconds}
+            for part, seconds in mine.groupby("part", sort=False)["cpu_s"].sum().items()]
+    whole = jobs.loc[jobs["key"].isin(set(mine["key"])), "cpu_s"].sum()
+    rows.append({"stage": f"  {stage}: rest (start, imports, reading tables, writing)", "kind": "part",
+                 "cpu_s": whole - mine["cpu_s"].sum()})
+    return rows
+
+
+def stage_table(run: WorkflowRun, records: pd.DataFrame, audio_minutes: float,
+                parts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-stage cost, per-partition stages first, with subtotals and Snakemake's own share.
+
+    Per-partition stages whose jobs measured their parts (:func:`job_parts`) are
+    followed by one row per part (kind ``part``, not counted again in the totals).
 
     Returns
     -------
@@ -438,14 +491,17 @@ def stage_table(run: WorkflowRun, records: pd.DataFrame, audio_minutes: float) -
     rows = []
     for kind, label in ((PER_PARTITION, "per-partition total"), (ONE_OFF, "one-off total")):
         part = table[table["kind"] == kind].sort_values("cpu_s", ascending=False)
-        rows += part.to_dict("records")
+        for row in part.to_dict("records"):
+            rows.append(row)
+            if parts is not None and kind == PER_PARTITION:
+                rows += part_rows(row["stage"], jobs, parts)
         rows.append({"stage": label, "kind": kind, **part[["jobs", "cpu_s", "record_cpu_s", "wall_s"]].sum(),
                      "peak_rss_mib": part["peak_rss_mib"].max()})
     rows += [{"stage": "snakemake itself", "kind": "", "cpu_s": run.snakemake_cpu_s},
              {"stage": "children too short to be seen", "kind": "", "cpu_s": run.unseen_cpu_s},
              {"stage": "snakemake command", "kind": "", "jobs": len(jobs), "cpu_s": run.cpu_s, "wall_s": run.wall_s}]
     out = pd.DataFrame(rows)
-    out["cpu_s_per_audio_min"] = np.where(out["kind"] == PER_PARTITION, out["cpu_s"] / audio_minutes, np.nan)
+    out["cpu_s_per_audio_min"] = np.where(out["kind"].isin([PER_PARTITION, "part"]), out["cpu_s"] / audio_minutes, np.nan)
     out["share"] = out["cpu_s"] / run.cpu_s
     return out[["stage", "kind", "jobs", "cpu_s", "record_cpu_s", "cpu_s_per_audio_min", "share",
                 "peak_rss_mib", "wall_s"]]
@@ -574,7 +630,8 @@ def bench_archive(layout: ArchiveLayout, loops: dict[str, np.ndarray], scratch: 
     run = run_workflow(archive, results, write_bench_config(scratch), args.cores, scratch / f"snakemake_{layout.name}.log")
     segments = segment_table(results, ["path", "offset", "duration"])
     minutes = segments["duration"].sum() / 60
-    stages = stage_table(run, job_records(results), minutes)
+    records = job_records(results)
+    stages = stage_table(run, records, minutes, job_parts(results, run.jobs["key"]))
     print(f"  archive {layout.name}: workflow done in {run.wall_s:.0f} s; naive recipe (load {load_text()})",
           file=sys.stderr, flush=True)
     subset = spread_segments(segments, args.naive_minutes)
@@ -597,6 +654,8 @@ def summary(result: dict) -> dict[str, float]:
         "audio minutes (segment store)": result["audio_minutes"],
         "ecoae per-partition CPU s / audio min (target <= 0.24)": per_minute,
         "realtime factor per core, 60 / that (target >= 250)": 60 / per_minute,
+        "  the same with Snakemake's own CPU added, CPU s / audio min":
+            per_minute + result["run"].snakemake_cpu_s / result["audio_minutes"],
         "naive recipe: audio minutes of its subset": result["naive_minutes"],
         "naive CPU s / audio min": naive,
         "speed-up over naive, naive / ecoae (target >= 6)": naive / per_minute,
@@ -639,7 +698,8 @@ def archive_report(result: dict) -> str:
         f"### archive {layout.name}: {layout.title}",
         "",
         f"{result['files']} files, {result['segments']} segments, {result['audio_minutes']:.1f} audio minutes; "
-        f"load average {load_text(run.load_before)} before the run, {load_text(run.load_after)} after",
+        f"load average {load_text(run.load_before)} before the run, {load_text(run.load_after)} after; "
+        f"following the jobs cost this script {run.watcher_cpu_s:.1f} CPU s (not in the table)",
         "",
         markdown(result["stages"], STAGE_FORMATS),
         "",
