@@ -118,7 +118,7 @@ def test_trained_model_encodes_another_archive_without_training(tmp_path, fast_c
     args = [*run_args(second, tmp_path / "results_second", fast_config), "--configfile", str(reuse)]
     snakemake(*args, "--until", "inventory")
     plan = planned_jobs(snakemake(*args, "-n").stdout)
-    assert plan["encode"] == 2 * 2 and not any(name.startswith("train") for name in plan)
+    assert plan["images"] == 2 and not any(name.startswith("train") for name in plan)
     snakemake(*args)
     assert not (tmp_path / "results_second" / "models").exists()
     features = pd.concat(pd.read_parquet(p) for p in
