@@ -82,6 +82,7 @@ from ecoae.features.indices import maad_recipe_indices  # noqa: E402
 from ecoae.features.spectrogram import IMAGE_SIZE, ImageRecipe  # noqa: E402
 from ecoae.layout import PART_FILE, Layout  # noqa: E402
 from ecoae.store import read_partition  # noqa: E402
+from ecoae.stage_costs import JOB, read_stage_costs  # noqa: E402
 from tests.shared_data import ENVIRONMENT_VARIABLE, shared_data_folder  # noqa: E402
 
 #: Rate of every generated file, and the rate the workflow (and the naive recipe) reads at.
@@ -435,15 +436,12 @@ def job_parts(results: Path, keys) -> pd.DataFrame:
     DataFrame
         Columns key, part, cpu_s.
     """
-    folder = Path(Layout(str(results)).benchmarks_dir).parent / "costs"
+    folder = Path(Layout(str(results)).costs_dir)
     rows = []
     for key in keys:
-        try:
-            table = pd.read_csv(folder / f"{key}.tsv", sep="\t")
-            rows += [{"key": key, "part": part, "cpu_s": float(seconds)}
-                     for part, seconds in zip(table["stage"], table["cpu_s"])]
-        except (OSError, KeyError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
-            continue
+        costs = read_stage_costs(folder / f"{key}.tsv")
+        costs.pop(JOB, None)  # the job's own total: this script measures every job's CPU itself
+        rows += [{"key": key, "part": part, "cpu_s": seconds} for part, seconds in costs.items()]
     return pd.DataFrame(rows, columns=["key", "part", "cpu_s"])
 
 

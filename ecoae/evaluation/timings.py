@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecoae.stage_costs import read_stage_costs, stage_shares
+from ecoae.stage_costs import JOB, read_stage_costs, stage_shares
 
 PER_PARTITION = "per_partition"
 ONE_OFF = "one_off"
@@ -41,7 +41,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     A job that serves several feature sets (one pass computing indices and MFCC; one
     image job rendering and encoding with every model) left its stage costs under
     ``costs/`` beside ``benchmarks/`` (:mod:`ecoae.stage_costs`); its record becomes one
-    row per stage, with the job's seconds divided in the measured proportions and named
+    row per stage, with the job's seconds (its own CPU measure, which Snakemake's sampled
+    ``cpu_time`` undercounts) divided in the measured proportions and named
     as a rule of that stage alone would be (``indices``, ``spectrograms``, ``encode`` with
     the set as model).
 
@@ -66,7 +67,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
             continue
         if table.empty or "s" not in table:
             continue
-        shares = stage_shares(read_stage_costs(root.parent / "costs" / relative))
+        costs = read_stage_costs(root.parent / "costs" / relative)
+        shares = stage_shares(costs)
         stages = [(_stage_rule(stage), share) for stage, share in shares.items()]
         stages = stages or [((parts[0], keys.get("model") or (plain[0] if plain else None)), 1.0)]
         for record in table.itertuples(index=False):
@@ -78,7 +80,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
                         "site": keys.get("site"),
                         "date": keys.get("date"),
                         "wall_s": float(record.s) * share,
-                        "cpu_s": float(getattr(record, "cpu_time", float("nan"))) * share,
+                        # The job's own measure when it left one: Snakemake's misses each job's end.
+                        "cpu_s": costs.get(JOB, float(getattr(record, "cpu_time", float("nan")))) * share,
                         "max_rss_mib": pd.to_numeric(getattr(record, "max_rss", float("nan")), errors="coerce"),
                         "path": str(path),
                     }
