@@ -11,7 +11,7 @@ from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_
 SIZES = [128, 384, 1024]
 
 
-def explicit_shapes(f, c=(8, 16, 32, 64)):
+def explicit_shapes(f, c=(16, 32, 64, 64)):
     return [
         ("encoder_convs.0", (c[0], 126, 126)), ("pool", (c[0], 63, 63)),
         ("encoder_convs.1", (c[1], 63, 63)), ("pool", (c[1], 31, 31)),

@@ -70,8 +70,9 @@ class Architecture:
         Max-pooling + unpooling, or strided (transposed) convolutions.
     feature_size : int
         Length of the bottleneck feature vector.
-    channels : tuple of 4 int
-        Output channels of the four encoder convolutions.
+    channels : tuple of 4 int, optional
+        Output channels of the four encoder convolutions; default per variant
+        (:attr:`ecoae.settings.ModelSettings.VARIANT_CHANNELS`).
     centring : {"image", "none"}
         Subtract the training mean image at the input and add it back (in logit
         space) at the output, or not.
@@ -84,7 +85,7 @@ class Architecture:
 
     variant: str = ModelSettings.variant
     feature_size: int = ModelSettings.feature_size
-    channels: tuple[int, ...] = ModelSettings.channels
+    channels: tuple[int, ...] | None = None
     centring: str = ModelSettings.centring
     norm: str = ModelSettings.norm
     bottleneck_relu: bool = ModelSettings.bottleneck_relu
@@ -94,6 +95,8 @@ class Architecture:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.feature_size < 1:
             raise ValueError(f"feature_size must be positive, not {self.feature_size}")
+        if self.channels is None:
+            object.__setattr__(self, "channels", ModelSettings.VARIANT_CHANNELS[self.variant])
         if len(self.channels) != 4 or min(self.channels) < 1:
             raise ValueError(f"channels must be 4 positive widths, not {list(self.channels)}")
         if self.centring not in CENTRINGS:
