@@ -267,3 +267,16 @@ def test_worker_processes_keep_segment_order(archive):
         pd.testing.assert_frame_equal(pooled.results[name].keys, segments[SEGMENT_KEY])
     assert set(pooled.cpu_s) == {"decode", "indices", "mfcc"} and pooled.cpu_s["indices"] > 0
     assert worker_count(8, 30, 60) == 1 and worker_count(2, 600, 60) == 2 and worker_count(4, 150, 60) == 2
+
+
+def _refuse(samples, sample_rate, settings):
+    raise ValueError("cannot use these samples")
+
+
+def test_a_failing_analysis_names_its_segment(archive):
+    from ecoae.features.segment_workers import Analysis, map_segment_audio
+
+    segments = make_segments(archive, REAL_SEGMENTS[:1])
+    with pytest.raises(ValueError, match=r"at 0(\.0)? s \(refuse\): cannot use these samples") as caught:
+        map_segment_audio([Analysis("refuse", _refuse, {}, RATE, 60)], segments, archive, "mix", 1)
+    assert str(segments["path"].iloc[0]) in str(caught.value)

@@ -180,7 +180,10 @@ def _analyse_segment(job: tuple) -> tuple[tuple | SegmentFailure, tuple[float, .
     rows = []
     for analysis in analyses:
         started = time.process_time()
-        rows.append(analysis.function(at_rate[analysis.sample_rate], analysis.sample_rate, analysis.settings))
+        try:
+            rows.append(analysis.function(at_rate[analysis.sample_rate], analysis.sample_rate, analysis.settings))
+        except ValueError as error:
+            raise ValueError(f"{path} at {offset} s ({analysis.name}): {error}") from error
         times.append(time.process_time() - started)
     return tuple(rows), tuple(times)
 
