@@ -132,7 +132,7 @@ def run_spectrograms(args) -> int:
 
     recipe, channel = _image_recipe(args)
     segments = read_partition(args.segments)
-    kept, images, problems = render_partition(segments, args.archive, recipe, channel, args.threads)
+    kept, images, problems, _ = render_partition(segments, args.archive, recipe, channel, args.threads)
     write_spectrograms(args.out, kept, images, recipe)
     write_problems(problems, args.problems)
     log.info("wrote %d spectrograms to %s (%d segments left out)", len(kept), args.out, len(problems))
@@ -142,8 +142,7 @@ def run_spectrograms(args) -> int:
 def run_images(args) -> int:
     """Render one partition, write its spectrogram store, and encode it with every model."""
     from ecoae.features.image_job import encode_all
-    from ecoae.features.segment_workers import map_segment_audio
-    from ecoae.features.spectrogram import image_analysis, images_of, write_spectrograms
+    from ecoae.features.spectrogram import render_partition, write_spectrograms
     from ecoae.layout import Layout, partition_of
     from ecoae.problems import write_problems
     from ecoae.stage_costs import write_stage_costs
@@ -153,12 +152,10 @@ def run_images(args) -> int:
     site, date = partition_of(args.segments)
     layout = Layout(args.results)
     segments = read_partition(args.segments)
-    done = map_segment_audio([image_analysis(recipe)], segments, args.archive, channel, args.threads)
-    rendered = done.results["spectrograms"]
-    kept, images = segments[rendered.kept].reset_index(drop=True), images_of(rendered)
+    kept, images, problems, render_cpu_s = render_partition(segments, args.archive, recipe, channel, args.threads)
     write_spectrograms(layout.spectrograms(site, date), kept, images, recipe)
-    write_problems(rendered.problems, layout.problems("spectrograms", site, date))
-    costs = {"spectrograms": sum(done.cpu_s.values())}  # reading the audio serves rendering alone here
+    write_problems(problems, layout.problems("spectrograms", site, date))
+    costs = {"spectrograms": render_cpu_s}  # reading the audio serves rendering alone here
     outputs = {name: layout.features(name, site, date) for name in args.models}
     costs.update(encode_all(kept, images, recipe, args.models, outputs, args.batch_size, args.device,
                             args.threads, source=args.segments))

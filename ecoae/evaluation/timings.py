@@ -90,9 +90,14 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _is_image_set(name: str) -> bool:
+    """Whether a feature set is encoded from the spectrogram images (``ae-*``, ``pca<k>``)."""
+    return name.startswith("ae-") or re.fullmatch(r"pca\d+", name) is not None
+
+
 def _stage_rule(stage: str) -> tuple[str, str | None]:
     """(rule, model) a stage of a multi-set job is reported as: encoders under ``encode``."""
-    if stage.startswith("ae-") or re.fullmatch(r"pca\d+", stage):
+    if _is_image_set(stage):
         return "encode", stage
     return stage, None
 
@@ -108,7 +113,7 @@ def rule_sets(rule: str, model: str | None, feature_sets: list[str],
         (e.g. ``"spectrogram"``, ``"encode"``, ``"train"``), and
         :data:`PER_PARTITION` or :data:`ONE_OFF`.
     """
-    image_sets = [s for s in feature_sets if s.startswith("ae-") or re.fullmatch(r"pca\d+", s)]
+    image_sets = [s for s in feature_sets if _is_image_set(s)]
     if mapping and rule in mapping:
         patterns = mapping[rule]
         return [s for s in feature_sets if any(fnmatch.fnmatch(s, p) for p in patterns)], rule, PER_PARTITION

@@ -40,6 +40,7 @@ import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -306,11 +307,32 @@ def render_segments(
     AudioProblem
         A segment's audio could not be used (see :func:`render_partition` to go on without it).
     """
-    kept, images, problems = render_partition(segments, archive, settings, channel, threads)
-    if len(problems):
-        first = problems.iloc[0]
+    rendering = render_partition(segments, archive, settings, channel, threads)
+    if len(rendering.problems):
+        first = rendering.problems.iloc[0]
         raise AudioProblem(f"{Path(archive) / first['path']}: {first['reason']}")
-    return images
+    return rendering.images
+
+
+class Rendering(NamedTuple):
+    """A partition rendered by :func:`render_partition`.
+
+    Attributes
+    ----------
+    kept : DataFrame
+        The rows of the segments that were rendered, in order (index reset).
+    images : ndarray
+        ``(len(kept), 128, 128)`` uint8.
+    problems : DataFrame
+        The segments left out, with reasons (stage ``spectrograms``).
+    cpu_s : float
+        CPU seconds of reading the audio and rendering it, in whichever process did it.
+    """
+
+    kept: pd.DataFrame
+    images: np.ndarray
+    problems: pd.DataFrame
+    cpu_s: float
 
 
 def render_partition(
@@ -319,23 +341,15 @@ def render_partition(
     settings: ImageRecipe,
     channel: str | int = "mix",
     threads: int = 1,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+) -> Rendering:
     """Render the segments whose audio can be used; list the others as problems.
 
     Parameters are those of :func:`render_segments`.
-
-    Returns
-    -------
-    kept : DataFrame
-        The rows of ``segments`` that were rendered, in order (index reset).
-    images : ndarray
-        ``(len(kept), 128, 128)`` uint8.
-    problems : DataFrame
-        The segments left out, with reasons (stage ``spectrograms``).
     """
     done = map_segment_audio([image_analysis(settings)], segments, archive, channel, threads)
     rendered = done.results["spectrograms"]
-    return segments[rendered.kept].reset_index(drop=True), images_of(rendered), rendered.problems
+    return Rendering(segments[rendered.kept].reset_index(drop=True), images_of(rendered), rendered.problems,
+                     sum(done.cpu_s.values()))
 
 
 def images_to_table(keys: pd.DataFrame, images: np.ndarray, settings: ImageRecipe) -> pa.Table:

@@ -98,7 +98,7 @@ def render_training_images(
     kept = sample[present].reset_index(drop=True)
     if kept.empty:
         raise ValueError(f"none of the sampled segments' files is in {archive}; delete the model folder to draw a new sample")
-    kept, images, problems = render_partition(kept, archive, recipe, channel, threads)
+    kept, images, problems, _ = render_partition(kept, archive, recipe, channel, threads)
     for problem in problems.itertuples(index=False):
         log.warning("sampled segment dropped: %s at %g s: %s", problem.path, problem.offset, problem.reason)
     if kept.empty:
