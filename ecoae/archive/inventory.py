@@ -28,11 +28,11 @@ import hashlib
 import json
 import logging
 import math
-import uuid
 import multiprocessing
 import operator
 import os
 import re
+import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone

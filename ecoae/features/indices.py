@@ -20,7 +20,6 @@ row are NaN, e.g. entropies and dB values of digital silence).
 from __future__ import annotations
 
 import importlib
-
 import logging
 import warnings
 from pathlib import Path
