@@ -18,11 +18,18 @@ from pathlib import Path
 PART_FILE = "part-0.parquet"
 SITE = "{site}"
 DATE = "{date}"
+#: Wildcard of a batch's window of days, ``<first>_<last>`` (:mod:`ecoae.batches`).
+DAYS = "{days}"
 
 
 def partition_folder(site: str = SITE, date: str = DATE) -> str:
     """Hive folder of a partition relative to its store: ``site=<site>/date=<date>``."""
     return f"site={site}/date={date}"
+
+
+def batch_folder(site: str = SITE, days: str = DAYS) -> str:
+    """Folder of a batch job's records: ``site=<site>/days=<first>_<last>``."""
+    return f"site={site}/days={days}"
 
 
 @dataclass(frozen=True)
@@ -136,9 +143,9 @@ class Layout:
 
     # ----------------------------------------------------------------- records of the run
 
-    def log(self, step: str, site: str | None = SITE, date: str = DATE) -> str:
-        """Log of a job; per partition unless ``site`` is None. ``step`` may hold ``/``."""
-        tail = f"/{partition_folder(site, date)}.log" if site is not None else ".log"
+    def log(self, step: str, site: str | None = SITE, days: str = DAYS) -> str:
+        """Log of a job; per batch (:mod:`ecoae.batches`) unless ``site`` is None. ``step`` may hold ``/``."""
+        tail = f"/{batch_folder(site, days)}.log" if site is not None else ".log"
         return f"{self.results}/logs/{step}{tail}"
 
     @property
@@ -146,9 +153,9 @@ class Layout:
         """Folder of Snakemake's per-job benchmark records."""
         return f"{self.results}/benchmarks"
 
-    def benchmark(self, step: str, site: str | None = SITE, date: str = DATE) -> str:
-        """Benchmark record of a job: ``benchmarks/<step>[/site=…/date=…].tsv``."""
-        tail = f"/{partition_folder(site, date)}.tsv" if site is not None else ".tsv"
+    def benchmark(self, step: str, site: str | None = SITE, days: str = DAYS) -> str:
+        """Benchmark record of a job: ``benchmarks/<step>[/site=…/days=…].tsv``."""
+        tail = f"/{batch_folder(site, days)}.tsv" if site is not None else ".tsv"
         return f"{self.benchmarks_dir}/{step}{tail}"
 
     @property
@@ -156,9 +163,16 @@ class Layout:
         """Folder of the stage costs measured inside jobs that serve several feature sets."""
         return f"{self.results}/costs"
 
-    def costs(self, step: str, site: str = SITE, date: str = DATE) -> str:
-        """CPU seconds per stage of one job (``costs/<step>/site=…/date=….tsv``, beside its benchmark)."""
-        return f"{self.costs_dir}/{step}/{partition_folder(site, date)}.tsv"
+    def costs(self, step: str, site: str = SITE, days: str = DAYS) -> str:
+        """CPU seconds per stage of one batch job (``costs/<step>/site=…/days=….tsv``, beside its benchmark)."""
+        return f"{self.costs_dir}/{step}/{batch_folder(site, days)}.tsv"
+
+    def batch_record(self, step: str, site: str = SITE, days: str = DAYS) -> str:
+        """What a batch job wrote, one line per partition (``batches/<step>/site=…/days=….tsv``).
+
+        The output Snakemake tracks for the per-day store files the job writes.
+        """
+        return f"{self.results}/batches/{step}/{batch_folder(site, days)}.tsv"
 
     @property
     def evaluation_dir(self) -> str:
@@ -191,6 +205,21 @@ def list_partitions(store_dir: str | Path, partition_list: str | Path | None = N
 def partition_file(store_dir: str | Path, partition: tuple[str, str]) -> Path:
     """Return the Parquet file of ``partition`` in ``store_dir``."""
     return Path(store_dir) / partition_folder(*partition) / PART_FILE
+
+
+def manifest_partition(path: str | Path) -> tuple[str, str]:
+    """``(site, date)`` of an inventory manifest ``…/site=<site>/date=<date>.parquet``.
+
+    Raises
+    ------
+    ValueError
+        When the path is not named like a manifest.
+    """
+    path = Path(path)
+    site, date = path.parent.name, path.name.removesuffix(".parquet")
+    if not (site.startswith("site=") and date.startswith("date=")):
+        raise ValueError(f"{path} is not a partition manifest (expected …/site=<site>/date=<date>.parquet)")
+    return site.removeprefix("site="), date.removeprefix("date=")
 
 
 def partition_of(path: str | Path) -> tuple[str, str]:

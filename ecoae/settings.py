@@ -199,6 +199,27 @@ class SegmentSettings(Section):
 
 
 @dataclass(frozen=True)
+class JobSettings(Section):
+    """How per-partition work is grouped into workflow jobs (config ``jobs``; speed only).
+
+    ``days_per_job``: the segmentation, audio-feature and image jobs each serve the days
+    of one site in one window of this many days (Monday-aligned: 7 is an ISO week),
+    writing the usual per-day stores (:mod:`ecoae.batches`). Fewer, larger jobs keep
+    Snakemake's plan small for archives of thousands of site-days; a new recording
+    re-runs its own window's jobs.
+    """
+
+    RUNTIME: ClassVar[tuple[str, ...]] = ("days_per_job",)
+
+    days_per_job: int = 7
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(isinstance(self.days_per_job, int) and self.days_per_job >= 1,
+               f"jobs.days_per_job must be a whole number of days >= 1, not {self.days_per_job!r}")
+
+
+@dataclass(frozen=True)
 class AudioSettings(Section):
     """How every stage reads audio (config ``audio``)."""
 
@@ -611,6 +632,7 @@ class Settings(Section):
     results: str = "results"
     inventory: InventorySettings = field(default_factory=InventorySettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     spectrogram: SpectrogramSettings = field(default_factory=SpectrogramSettings)

@@ -2,10 +2,10 @@
 
 Snakemake's benchmark record gives a job's CPU time as a whole, and samples it (every
 0.5 s at first, every 30 s later, never at the very end), so it misses the end of
-every job. A job that computes several sets (the per-partition audio-feature job:
-indices, MFCC, …; the image job: spectrograms and every encoder) also writes
-``costs/<step>/site=…/date=….tsv`` (:meth:`ecoae.layout.Layout.costs`): the CPU
-seconds each stage spent on the partition's segments, measured in whichever process
+every job. A job that computes several sets (the audio-feature job: indices, MFCC,
+…; the image job: spectrograms and every encoder; each serves a batch of partitions)
+also writes ``costs/<step>/site=…/days=….tsv`` (:meth:`ecoae.layout.Layout.costs`): the
+CPU seconds each stage spent on the batch's segments, measured in whichever process
 ran it; ``decode``, the shared reading and resampling; and ``job``, the whole
 process's CPU time with its worker processes, start-up and imports included, taken
 just before it exits. :mod:`ecoae.evaluation.timings` divides ``job`` (or Snakemake's
@@ -41,6 +41,11 @@ def write_stage_costs(cpu_s: Mapping[str, float], path: str | Path) -> Path:
     temporary.write_text("\n".join(lines) + "\n")
     temporary.replace(path)
     return path
+
+
+def add_stage_costs(total: Mapping[str, float], more: Mapping[str, float]) -> dict[str, float]:
+    """Stage-wise sum of two cost mappings (a batch job adds up its partitions)."""
+    return {stage: total.get(stage, 0.0) + more.get(stage, 0.0) for stage in {**total, **more}}
 
 
 def read_stage_costs(path: str | Path) -> dict[str, float]:

@@ -1,10 +1,10 @@
 """``ecoae audio-features``: every feature set computed from segment audio (``indices``,
-``mfcc``, …) for one partition in one pass, each segment decoded once; and ``ecoae <set>``
-for one set alone.
+``mfcc``, …) for partitions in one pass each, each segment decoded once; and ``ecoae <set>``
+for one set of one partition.
 
-The workflow runs ``audio-features`` once per partition (one process that imports the
-libraries once and serves every set), writing each set's store and problem table where
-:class:`ecoae.layout.Layout` puts them.
+The workflow runs ``audio-features`` once per batch of partitions (:mod:`ecoae.batches`:
+one process that imports the libraries once and serves every set and every partition),
+writing each set's store and problem table where :class:`ecoae.layout.Layout` puts them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from ecoae.commands.arguments import json_object, section_help
 from ecoae.features.registry import AUDIO_FEATURE_SETS
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 def register(subparsers) -> None:
     """Add ``audio-features`` and one sub-command per registered audio feature set."""
     combined = subparsers.add_parser(
-        "audio-features", help="every audio feature set of one partition in one pass (each segment decoded once)"
+        "audio-features", help="every audio feature set of partitions in one pass each (each segment decoded once)"
     )
-    combined.add_argument("segments", help="segment store partition (…/segments/site=…/date=…/part-0.parquet)")
+    combined.add_argument("segments", nargs="+",
+                          help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet)")
     combined.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     combined.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
     combined.add_argument("--sets", type=json_object, required=True,
@@ -36,6 +38,7 @@ def register(subparsers) -> None:
                           help="results folder: writes features/<set>/ and problems/<set>/ of the segments' partition")
     combined.add_argument("--costs", help="file to write the CPU seconds of each set (and of decoding) to")
     combined.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
+    combined.add_argument("--record", help="batch record to write last, one line per partition done")
     combined.set_defaults(handler=run_audio_features)
     for entry in AUDIO_FEATURE_SETS.values():
         parser = subparsers.add_parser(entry.name, help=entry.summary)
@@ -52,34 +55,89 @@ def register(subparsers) -> None:
 
 def run_one_set(args: argparse.Namespace, name: str) -> int:
     """``ecoae <set>``: one set of one partition, written to ``--out`` and ``--problems``."""
-    outputs = {name: (Path(args.out), Path(args.problems))}
-    return compute_sets(args.segments, args.archive, args.audio, {name: args.settings}, outputs, args.threads)
+    from ecoae.settings import SettingsError
+
+    try:
+        plan = plan_sets(args.audio, {name: args.settings})
+    except SettingsError as error:
+        log.error("%s (fix config/config.yaml or your --configfile)", error)
+        return 2
+    compute_partition(args.segments, args.archive, plan, {name: (Path(args.out), Path(args.problems))}, args.threads)
+    return 0
 
 
 def run_audio_features(args: argparse.Namespace) -> int:
-    """``ecoae audio-features``: every requested set of one partition, written to the layout's paths."""
+    """``ecoae audio-features``: every requested set of each partition, written to the layout's paths."""
+    from ecoae.batches import write_batch_record
     from ecoae.layout import Layout, partition_of
+    from ecoae.settings import SettingsError
+    from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
     unknown = sorted(set(args.sets) - set(AUDIO_FEATURE_SETS))
     if unknown:
         log.error("--sets: unknown feature set(s) %s; known: %s", ", ".join(unknown), ", ".join(AUDIO_FEATURE_SETS))
         return 2
-    site, date = partition_of(args.segments)
+    try:
+        plan = plan_sets(args.audio, args.sets)
+    except SettingsError as error:
+        log.error("%s (fix config/config.yaml or your --configfile)", error)
+        return 2
     layout = Layout(args.results)
-    outputs = {name: (Path(layout.features(name, site, date)), Path(layout.problems(name, site, date)))
-               for name in args.sets}
-    return compute_sets(args.segments, args.archive, args.audio, args.sets, outputs, args.threads, args.costs)
+    partitions = [partition_of(path) for path in args.segments]
+    costs: dict[str, float] = {}
+    for path, (site, date) in zip(args.segments, partitions):
+        outputs = {name: (Path(layout.features(name, site, date)), Path(layout.problems(name, site, date)))
+                   for name in args.sets}
+        costs = add_stage_costs(costs, compute_partition(path, args.archive, plan, outputs, args.threads))
+    if args.costs:
+        write_stage_costs(costs, args.costs)
+    if args.record:
+        write_batch_record(partitions, args.record)
+    return 0
 
 
-def compute_sets(
+class SetPlan(NamedTuple):
+    """What one pass computes: the audio settings, and per set its registry entry,
+    settings and analysis."""
+
+    audio: Any
+    entries: dict[str, Any]
+    settings: dict[str, Any]
+    analyses: dict[str, Any]
+
+
+def plan_sets(audio_section: dict, sections: dict[str, dict]) -> SetPlan:
+    """Check the settings of the requested sets and build their analyses.
+
+    Parameters
+    ----------
+    audio_section : dict
+        Config section ``audio``.
+    sections : dict
+        Set name -> its config section.
+
+    Raises
+    ------
+    SettingsError
+        A setting ecoae cannot use (the message names it).
+    """
+    from ecoae.settings import AudioSettings
+
+    audio = AudioSettings.from_mapping(audio_section, "audio")
+    entries = {name: AUDIO_FEATURE_SETS[name] for name in sections}
+    settings = {name: entry.settings_class().from_mapping(sections[name], entry.section)
+                for name, entry in entries.items()}
+    analyses = {name: entry.make_analysis(audio, settings[name]) for name, entry in entries.items()}
+    return SetPlan(audio, entries, settings, analyses)
+
+
+def compute_partition(
     segments_path: str,
     archive: str,
-    audio_section: dict,
-    sections: dict[str, dict],
+    plan: SetPlan,
     outputs: dict[str, tuple[Path, Path]],
     threads: int,
-    costs_path: str | None = None,
-) -> int:
+) -> dict[str, float]:
     """Compute the sets of one partition in one pass and write each store and problem table.
 
     Parameters
@@ -88,58 +146,41 @@ def compute_sets(
         The partition's segment store file.
     archive : str
         Folder the segments' paths are relative to.
-    audio_section : dict
-        Config section ``audio``.
-    sections : dict
-        Set name -> its config section.
+    plan : SetPlan
+        The sets to compute (:func:`plan_sets`).
     outputs : dict
         Set name -> (feature store file, problem table file).
     threads : int
         Worker processes.
-    costs_path : str, optional
-        Where to write the CPU seconds of each set (:mod:`ecoae.stage_costs`).
 
     Returns
     -------
-    int
-        Exit status: 0, or 2 for a setting ecoae cannot use (logged with the fix).
+    dict
+        CPU seconds of decoding and of each set (:mod:`ecoae.stage_costs`).
     """
     import pyarrow as pa
 
     from ecoae.features.segment_workers import map_segment_audio
     from ecoae.problems import write_problems
-    from ecoae.settings import AudioSettings, SettingsError
-    from ecoae.stage_costs import write_stage_costs
     from ecoae.store import read_partition, write_partition
 
     segments = read_partition(segments_path)
     started = time.perf_counter()
-    try:
-        audio = AudioSettings.from_mapping(audio_section, "audio")
-        entries = {name: AUDIO_FEATURE_SETS[name] for name in sections}
-        settings = {name: entry.settings_class().from_mapping(sections[name], entry.section)
-                    for name, entry in entries.items()}
-        analyses = {name: entry.make_analysis(audio, settings[name]) for name, entry in entries.items()}
-    except SettingsError as error:
-        log.error("%s (fix config/config.yaml or your --configfile)", error)
-        return 2
-    done = map_segment_audio(list(analyses.values()), segments, archive, audio.channel, threads)
-    for name, entry in entries.items():
-        features, problems = entry.make_table(done.results[name], analyses[name])
+    done = map_segment_audio(list(plan.analyses.values()), segments, archive, plan.audio.channel, threads)
+    for name, entry in plan.entries.items():
+        features, problems = entry.make_table(done.results[name], plan.analyses[name])
         table = pa.Table.from_pandas(features, preserve_index=False)
-        metadata = {f"ecoae.{entry.section}": settings[name].to_json(), "ecoae.audio": audio.to_json()}
+        metadata = {f"ecoae.{entry.section}": plan.settings[name].to_json(), "ecoae.audio": plan.audio.to_json()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
         features_path, problems_path = outputs[name]
         write_partition(table, features_path)
         write_problems(problems, problems_path)
-    if costs_path:
-        write_stage_costs(done.cpu_s, costs_path)
     seconds = time.perf_counter() - started
     audio_minutes = float(segments["duration"].sum()) / 60
     log.info(
-        "%s: %d segments, %.2f min of audio in %.1f s (%.3f s per minute, %d threads); CPU s: %s",
-        "+".join(sections), len(segments), audio_minutes, seconds,
+        "%s of %s: %d segments, %.2f min of audio in %.1f s (%.3f s per minute, %d threads); CPU s: %s",
+        "+".join(plan.entries), segments_path, len(segments), audio_minutes, seconds,
         seconds / audio_minutes if audio_minutes else float("nan"), threads, json.dumps(
             {stage: round(value, 3) for stage, value in done.cpu_s.items()}),
     )
-    return 0
+    return done.cpu_s

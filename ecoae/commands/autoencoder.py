@@ -1,9 +1,10 @@
-"""Sub-commands of the image stage: images (what the workflow runs per partition: render and
-encode with every model in one process), and its steps alone: spectrograms, train-sample,
+"""Sub-commands of the image stage: images (what the workflow runs per batch of partitions:
+render and encode with every model in one process), and its steps alone: spectrograms, train-sample,
 training-images, train, encode, fit-pca and encode-pca (the linear baseline of the same images)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -27,9 +28,10 @@ def register(subparsers) -> None:
     spectrograms.set_defaults(handler=run_spectrograms)
 
     images_job = subparsers.add_parser(
-        "images", help="render one partition's spectrograms and encode them with every model (one process)"
+        "images", help="render partitions' spectrograms and encode them with every model (one process)"
     )
-    images_job.add_argument("segments", help="segment store partition (…/segments/site=…/date=…/part-0.parquet)")
+    images_job.add_argument("segments", nargs="+",
+                            help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet)")
     images_job.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     images_job.add_argument("--models", type=json_object, required=True,
                             help='JSON object: feature set -> model file, e.g. {"ae-explicit384": '
@@ -38,6 +40,7 @@ def register(subparsers) -> None:
                             help="results folder: writes spectrograms/, problems/spectrograms/ and features/<set>/ "
                                  "of the segments' partition")
     images_job.add_argument("--costs", help="file to write the CPU seconds of rendering and of each model to")
+    images_job.add_argument("--record", help="batch record to write last, one line per partition done")
     images_job.add_argument("--batch-size", type=int, default=16,
                             help="images encoded at once (autoencoder.encode_batch_size; default 16)")
     images_job.add_argument("--device", default="auto",
@@ -140,30 +143,44 @@ def run_spectrograms(args) -> int:
 
 
 def run_images(args) -> int:
-    """Render one partition, write its spectrogram store, and encode it with every model."""
-    from ecoae.features.image_job import encode_all
-    from ecoae.features.spectrogram import render_partition, write_spectrograms
-    from ecoae.layout import Layout, partition_of
-    from ecoae.problems import write_problems
-    from ecoae.stage_costs import write_stage_costs
-    from ecoae.store import read_partition
+    """Render each partition, write its spectrogram store, and encode it with every model."""
+    from ecoae.batches import write_batch_record
+    from ecoae.layout import partition_of
+    from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
     recipe, channel = _image_recipe(args)
-    site, date = partition_of(args.segments)
-    layout = Layout(args.results)
-    segments = read_partition(args.segments)
-    kept, images, problems, render_cpu_s = render_partition(segments, args.archive, recipe, channel, args.threads)
-    write_spectrograms(layout.spectrograms(site, date), kept, images, recipe)
-    write_problems(problems, layout.problems("spectrograms", site, date))
-    costs = {"spectrograms": render_cpu_s}  # reading the audio serves rendering alone here
-    outputs = {name: layout.features(name, site, date) for name in args.models}
-    costs.update(encode_all(kept, images, recipe, args.models, outputs, args.batch_size, args.device,
-                            args.threads, source=args.segments))
+    partitions = [partition_of(path) for path in args.segments]
+    costs: dict[str, float] = {}
+    for path, key in zip(args.segments, partitions):
+        costs = add_stage_costs(costs, _images_of_partition(path, key, recipe, channel, args))
     if args.costs:
         write_stage_costs(costs, args.costs)
-    log.info("%d images of %s encoded with %s; CPU s: %s", len(kept), args.segments, ", ".join(args.models),
-             ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in costs.items()))
+    if args.record:
+        write_batch_record(partitions, args.record)
     return 0
+
+
+def _images_of_partition(segments_path: str, partition: tuple[str, str], recipe, channel,
+                         args: argparse.Namespace) -> dict[str, float]:
+    """Render one partition, write its spectrograms and problems, encode with every model; CPU s per stage."""
+    from ecoae.features.image_job import encode_all
+    from ecoae.features.spectrogram import render_partition, write_spectrograms
+    from ecoae.layout import Layout
+    from ecoae.problems import write_problems
+    from ecoae.store import read_partition
+
+    layout = Layout(args.results)
+    segments = read_partition(segments_path)
+    kept, images, problems, render_cpu_s = render_partition(segments, args.archive, recipe, channel, args.threads)
+    write_spectrograms(layout.spectrograms(*partition), kept, images, recipe)
+    write_problems(problems, layout.problems("spectrograms", *partition))
+    costs = {"spectrograms": render_cpu_s}  # reading the audio serves rendering alone here
+    outputs = {name: layout.features(name, *partition) for name in args.models}
+    costs.update(encode_all(kept, images, recipe, args.models, outputs, args.batch_size, args.device,
+                            args.threads, source=segments_path))
+    log.info("%d images of %s encoded with %s; CPU s: %s", len(kept), segments_path, ", ".join(args.models),
+             ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in costs.items()))
+    return costs
 
 
 def run_training_images(args) -> int:

@@ -45,14 +45,31 @@ def _inventory(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     from ecoae.archive.segments import segment_recordings
+    from ecoae.batches import write_batch_record
+    from ecoae.layout import Layout, manifest_partition
     from ecoae.settings import SegmentSettings
     from ecoae.store import read_parquet, write_partition
 
+    if (args.out is None) == (args.results is None):
+        log.error("segment: give --out (one manifest) or --results (store files where the layout puts them)")
+        return 2
+    if args.out is not None and len(args.manifests) != 1:
+        log.error("segment: --out takes one manifest, got %d; use --results for several", len(args.manifests))
+        return 2
+    if args.record and not args.results:
+        log.error("segment: --record needs --results")
+        return 2
     settings = SegmentSettings.from_mapping(args.settings, "segments")
-    recordings = read_parquet(args.manifest)
-    segments = segment_recordings(recordings, settings.segment_seconds, settings.min_segment_seconds, settings.partial)
-    write_partition(segments, args.out)
-    log.info("%d recordings -> %d segments -> %s", len(recordings), len(segments), args.out)
+    partitions = [manifest_partition(path) for path in args.manifests] if args.results else []
+    outputs = [args.out] if args.out else [Layout(args.results).segments(*key) for key in partitions]
+    for manifest, out in zip(args.manifests, outputs):
+        recordings = read_parquet(manifest)
+        segments = segment_recordings(
+            recordings, settings.segment_seconds, settings.min_segment_seconds, settings.partial)
+        write_partition(segments, out)
+        log.info("%d recordings -> %d segments -> %s", len(recordings), len(segments), out)
+    if args.record:
+        write_batch_record(partitions, args.record)
     return 0
 
 
@@ -79,8 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory.add_argument("--threads", type=int, help="files probed in parallel (default: inventory.threads)")
     inventory.set_defaults(handler=_inventory)
 
-    segment = subparsers.add_parser("segment", help="cut one partition's recordings into segments")
-    segment.add_argument("manifest", help="partition manifest (results/inventory/partitions/...)")
-    segment.add_argument("--out", required=True, help="segment store file to write")
+    segment = subparsers.add_parser("segment", help="cut partitions' recordings into segments")
+    segment.add_argument("manifests", nargs="+", metavar="manifest",
+                         help="partition manifest(s) (results/inventory/partitions/site=…/date=….parquet)")
+    segment.add_argument("--out", help="segment store file to write (one manifest)")
+    segment.add_argument("--results", help="results folder: writes features/segments/ of each manifest's partition")
+    segment.add_argument("--record", help="with --results: batch record to write last, one line per partition")
     segment.add_argument("--settings", type=json_object, default={}, help=section_help("segments"))
     segment.set_defaults(handler=_segment)

@@ -2,8 +2,9 @@
 
 Snakemake writes one TSV per job (``benchmark:`` directive) with wall-clock
 seconds ``s``, ``cpu_time`` and ``max_rss`` (MiB). The workflow stores them at
-``benchmarks/<rule>/[<key>=<value>/]site=<site>/date=<date>.tsv``. Each rule is
-attributed to the feature sets it serves:
+``benchmarks/<rule>/[<key>=<value>/]site=<site>/days=<first>_<last>.tsv`` for a job
+serving a batch of partitions (:mod:`ecoae.batches`; ``date=<date>`` for one partition).
+Each rule is attributed to the feature sets it serves:
 
 - a rule named like a set (``indices``, ``mfcc``) serves that set;
 - ``spectrogram(s)`` serves every image set (``ae-*`` and ``pca<k>``: the shared
@@ -16,7 +17,7 @@ attributed to the feature sets it serves:
 - an explicit ``rule -> [set, ...]`` mapping from config overrides all this.
 
 Per-partition stages are divided by the minutes of audio of the partitions
-they ran on (sum of segment durations / 60). A job that serves several sets (the
+they ran on (those of the job's site with a date in its days) (sum of segment durations / 60). A job that serves several sets (the
 per-partition audio-feature and image jobs) is split into its stages first, by the
 CPU each stage measured inside the job (:mod:`ecoae.stage_costs`).
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecoae.batches import window_days
 from ecoae.stage_costs import JOB, read_stage_costs, stage_shares
 
 PER_PARTITION = "per_partition"
@@ -49,8 +51,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns rule, model (or None), site, date (None for one-off jobs),
-        wall_s, cpu_s, max_rss_mib, path.
+        Columns rule, model (or None), site, first_date, last_date (the days the job
+        served; None for one-off jobs), wall_s, cpu_s, max_rss_mib, path.
     """
     rows = []
     root = Path(benchmark_dir)
@@ -71,6 +73,7 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
         shares = stage_shares(costs)
         stages = [(_stage_rule(stage), share) for stage, share in shares.items()]
         stages = stages or [((parts[0], keys.get("model") or (plain[0] if plain else None)), 1.0)]
+        first, last = _days_served(keys)
         for record in table.itertuples(index=False):
             for (rule, model), share in stages:
                 rows.append(
@@ -78,7 +81,8 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
                         "rule": rule,
                         "model": model,
                         "site": keys.get("site"),
-                        "date": keys.get("date"),
+                        "first_date": first,
+                        "last_date": last,
                         "wall_s": float(record.s) * share,
                         # The job's own measure when it left one: Snakemake's misses each job's end.
                         "cpu_s": costs.get(JOB, float(getattr(record, "cpu_time", float("nan")))) * share,
@@ -86,8 +90,15 @@ def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
                         "path": str(path),
                     }
                 )
-    columns = ["rule", "model", "site", "date", "wall_s", "cpu_s", "max_rss_mib", "path"]
+    columns = ["rule", "model", "site", "first_date", "last_date", "wall_s", "cpu_s", "max_rss_mib", "path"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _days_served(keys: dict[str, str]) -> tuple[str | None, str | None]:
+    """First and last day of a job's record folders: ``days=<first>_<last>`` or ``date=<date>``."""
+    if "days" in keys:
+        return window_days(keys["days"])
+    return keys.get("date"), keys.get("date")
 
 
 def _is_image_set(name: str) -> bool:
@@ -157,7 +168,11 @@ def timing_table(benchmarks: pd.DataFrame, audio_minutes: pd.DataFrame, feature_
         max_rss_mib, kind. One-off stages (training) have no per-minute values
         and are not part of the total.
     """
-    minutes = {(r.site, r.date): float(r.minutes) for r in audio_minutes.itertuples(index=False)}
+    # Dates as ISO day strings, whatever type the store reader gave them.
+    minutes = {(str(r.site), str(r.date)[:10]): float(r.minutes) for r in audio_minutes.itertuples(index=False)}
+    dates_of_site: dict[str, list[str]] = {}
+    for site, date in minutes:
+        dates_of_site.setdefault(site, []).append(date)
     rows = []
     for (rule, model), jobs in benchmarks.groupby(["rule", benchmarks["model"].fillna("")], sort=True):
         sets, stage, kind = rule_sets(rule, model or None, feature_sets, mapping)
@@ -167,7 +182,12 @@ def timing_table(benchmarks: pd.DataFrame, audio_minutes: pd.DataFrame, feature_
                 "wall_s": jobs["wall_s"].sum(), "cpu_s": jobs["cpu_s"].sum(), "max_rss_mib": jobs["max_rss_mib"].max(),
             }
             if kind == PER_PARTITION:
-                covered = {(s, d) for s, d in zip(jobs["site"], jobs["date"])}
+                covered = {
+                    (site, date)
+                    for site, first, last in zip(jobs["site"], jobs["first_date"], jobs["last_date"])
+                    for date in dates_of_site.get(site, [])
+                    if first <= date <= last
+                }
                 row["audio_minutes"] = sum(minutes.get(key, 0.0) for key in covered)
             rows.append(row)
     columns = ["feature_set", "stage", "rule", "kind", "jobs", "audio_minutes", "wall_s", "cpu_s",

@@ -1,4 +1,5 @@
-# The archive: demo archive, inventory (a checkpoint) and segmentation, one job per partition.
+# The archive: demo archive, inventory (a checkpoint) and segmentation, one job per batch
+# of partitions (a site's days in one window of jobs.days_per_job days: ecoae.batches).
 
 
 if DEMO:
@@ -49,9 +50,9 @@ checkpoint inventory:
 
 rule segment:
     input:
-        L.manifest(),
+        in_batch(L.manifest),
     output:
-        L.segments(),
+        L.batch_record("segment"),
     log:
         L.log("segment"),
     benchmark:
@@ -60,14 +61,16 @@ rule segment:
         "../../envs/core.yaml"
     params:
         settings=S.segments.to_json(),
+        results=L.results,
     shell:
-        "{ECOAE} segment {input:q} --out {output:q} --settings {params.settings:q} > {log:q} 2>&1"
+        "{ECOAE} segment {input:q} --results {params.results:q} --record {output:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
-TARGETS.append(per_partition(L.segments))
+TARGETS.append(per_batch(lambda site, days: L.batch_record("segment", site, days)))
 
 
 rule segments:
     """Target: the inventory and the segment store of every partition (no features)."""
     input:
-        per_partition(L.segments),
+        per_batch(lambda site, days: L.batch_record("segment", site, days)),

@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 
 from ecoae.features.registry import AUDIO_FEATURE_SETS, check_enabled_sets, enabled_sets
 from ecoae.archive.fingerprint import archive_fingerprint, config_fingerprint
+from ecoae.batches import group_batches
 from ecoae.layout import Layout, read_partition_list
 from ecoae.settings import SettingsError, check_schemas, load_settings, typed_config
 
@@ -53,6 +54,7 @@ if not DEMO and not Path(ARCHIVE).is_dir():
 wildcard_constraints:
     site=r"[^/]+",
     date=r"\d{4}-\d{2}-\d{2}",
+    days=r"\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}",
 
 
 def inventory_fingerprint(wildcards):
@@ -72,17 +74,41 @@ def partitions():
     listing = checkpoints.inventory.get().output.partitions
     stamp = Path(listing).stat().st_mtime_ns
     if _partition_cache.get("stamp") != stamp:
-        _partition_cache.update(stamp=stamp, keys=read_partition_list(listing))
+        keys = read_partition_list(listing)
+        _partition_cache.update(
+            stamp=stamp, keys=keys, batches=group_batches(keys, S.jobs.days_per_job)
+        )
     return _partition_cache["keys"]
 
 
-def per_partition(path_of):
-    """Input function: ``path_of(site, date)`` for every partition of the archive."""
+def batches():
+    """(site, window) -> dates: the per-partition jobs run once per batch (ecoae.batches)."""
+    partitions()
+    return _partition_cache["batches"]
 
-    def expand_partitions(wildcards):
-        return [path_of(site, date) for site, date in partitions()]
 
-    return expand_partitions
+def per_batch(path_of):
+    """Input function: ``path_of(site, days)`` for every batch of the archive."""
+
+    def expand_batches(wildcards):
+        return [path_of(site, days) for site, days in batches()]
+
+    return expand_batches
+
+
+def in_batch(path_of):
+    """Input function: ``path_of(site, date)`` for every partition of the job's batch."""
+
+    def expand_batch(wildcards):
+        key = (wildcards.site, wildcards.days)
+        if key not in batches():
+            raise WorkflowError(
+                f"no partition of site {wildcards.site!r} falls in {wildcards.days}"
+                f" ({L.partitions} lists the partitions; jobs.days_per_job is {S.jobs.days_per_job})"
+            )
+        return [path_of(wildcards.site, date) for date in batches()[key]]
+
+    return expand_batch
 
 
 # Targets of the default rule; each rule file appends what it adds.
@@ -149,11 +175,15 @@ audio_feature_threads = max(
 
 
 # --------------------------------------------------------------- evaluation
+# Batch jobs that write feature stores; each rule file adds its own.
+FEATURE_JOBS = []
+
+
 def evaluation_inputs(wildcards):
-    """Every partition of every feature set, and the training figures of models trained here."""
+    """Every batch record of every feature job, and the training figures of models trained here."""
     paths = [
-        L.features(name, site, date)
-        for name in FEATURE_SETS
-        for site, date in partitions()
+        L.batch_record(step, site, days)
+        for step in FEATURE_JOBS
+        for site, days in batches()
     ]
     return paths + model_reports(wildcards)

@@ -5,7 +5,7 @@
 rule evaluate:
     input:
         partitions=L.partitions,
-        segments=per_partition(L.segments),
+        segments=per_batch(lambda site, days: L.batch_record("segment", site, days)),
         features=evaluation_inputs,
         labels=[table.path for table in S.evaluation.label_tables],
     output:

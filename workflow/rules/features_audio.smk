@@ -1,15 +1,14 @@
 # Feature sets computed from segment audio (acoustic indices, MFCC, and any enabled set in
-# ecoae.features.registry): one job per partition computes them all in one process, each
-# segment decoded once, so a partition pays the library imports and the decoding once.
-# A changed setting of any of these sets re-runs this job (all its sets) for every partition.
+# ecoae.features.registry): one job per batch of partitions (ecoae.batches) computes them
+# all in one process, each segment decoded once, so a batch pays the library imports once.
+# A changed setting of any of these sets re-runs this job (all its sets) for every batch.
 
 
 rule audio_features:
     input:
-        L.segments(),
+        L.batch_record("segment"),
     output:
-        **{name: L.features(name) for name in AUDIO_SETS},
-        **{f"{name}_problems": L.problems(name) for name in AUDIO_SETS},
+        record=L.batch_record("audio_features"),
         costs=L.costs("audio_features"),
     log:
         L.log("audio_features"),
@@ -19,18 +18,20 @@ rule audio_features:
         "../../envs/features.yaml"
     threads: audio_feature_threads
     params:
+        segments=in_batch(L.segments),
         archive=ARCHIVE,
         audio=S.audio.to_json(),
         sets=audio_feature_sections,
         results=L.results,
     shell:
-        "{ECOAE} audio-features {input:q} --archive {params.archive:q} --audio {params.audio:q}"
+        "{ECOAE} audio-features {params.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
         " --sets {params.sets:q} --results {params.results:q} --costs {output.costs:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --record {output.record:q} --threads {threads} > {log:q} 2>&1"
 
 
-for _name in AUDIO_SETS:
+if AUDIO_SETS:
     TARGETS.append(
-        per_partition(lambda site, date, name=_name: L.features(name, site, date))
+        per_batch(lambda site, days: L.batch_record("audio_features", site, days))
     )
-    FEATURE_SETS.append(_name)
+    FEATURE_JOBS.append("audio_features")
+FEATURE_SETS.extend(AUDIO_SETS)

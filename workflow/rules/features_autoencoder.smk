@@ -1,22 +1,23 @@
 # Image stage: one frozen training sample and its images shared by every image model, one
 # trained auto-encoder per configured variant and one PCA per configured size (the linear
-# baseline); then one job per partition renders its spectrogram images and encodes them
-# with every model in one process (torch imported once, images never re-read).
+# baseline); then one job per batch of partitions (ecoae.batches) renders the spectrogram
+# images and encodes them with every model in one process (torch imported once, images
+# never re-read).
 #
 # Freezing: once results/models/training_sample.parquet exists, the rule that draws it
 # is not defined at all, so new partitions can never re-draw it. The models read their
 # own images, rendered from the sample's audio (training_images): they depend on the
 # sample and the image settings only, so new recordings never retrain, and a changed
 # audio or spectrogram setting re-renders, refits and re-encodes in the same run.
-# A partition's image job depends on every model file: a retrained model re-encodes
-# (and re-renders) each partition.
+# A batch's image job depends on every model file: a retrained model re-encodes (and
+# re-renders) every batch.
 FITTED_MODELS = TRAINED_MODELS + S.pca.models()
 
 if FITTED_MODELS and not Path(L.training_sample).exists():
 
     rule train_sample:
         input:
-            per_partition(L.segments),
+            per_batch(lambda site, days: L.batch_record("segment", site, days)),
         output:
             L.training_sample,
         log:
@@ -114,12 +115,10 @@ if IMAGE_SETS:
 
     rule images:
         input:
-            segments=L.segments(),
+            segments=L.batch_record("segment"),
             models=list(IMAGE_MODEL_FILES.values()),
         output:
-            **{name.replace("-", "_"): L.features(name) for name in IMAGE_SETS},
-            spectrograms=L.spectrograms(),
-            problems=L.problems("spectrograms"),
+            record=L.batch_record("images"),
             costs=L.costs("images"),
         log:
             L.log("images"),
@@ -132,6 +131,7 @@ if IMAGE_SETS:
         resources:
             gpu=GPU_JOBS,
         params:
+            segments=in_batch(L.segments),
             archive=ARCHIVE,
             audio=S.audio.to_json(),
             settings=S.spectrogram.to_json(),
@@ -140,15 +140,16 @@ if IMAGE_SETS:
             batch_size=AE.encode_batch_size,
             device=AE.device,
         shell:
-            "{ECOAE} images {input.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
+            "{ECOAE} images {params.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
             " --settings {params.settings:q} --models {params.models:q} --results {params.results:q}"
-            " --costs {output.costs:q} --threads {threads} --batch-size {params.batch_size:q}"
-            " --device {params.device:q} > {log:q} 2>&1"
+            " --costs {output.costs:q} --record {output.record:q} --threads {threads}"
+            " --batch-size {params.batch_size:q} --device {params.device:q} > {log:q} 2>&1"
 
-
-for _name in IMAGE_SETS:
     TARGETS.append(
-        per_partition(lambda site, date, name=_name: L.features(name, site, date))
+        per_batch(lambda site, days: L.batch_record("images", site, days))
     )
-    FEATURE_SETS.append(_name)
+    FEATURE_JOBS.append("images")
+
+
+FEATURE_SETS.extend(IMAGE_SETS)
 TARGETS.append(model_reports)
