@@ -27,7 +27,7 @@ from ecoae.archive.demo import generate_demo_archive  # noqa: E402
 
 def rule_of(record: Path, benchmarks: Path) -> str:
     parts = record.relative_to(benchmarks).parts
-    head = [p for p in parts if not p.startswith(("site=", "date="))]
+    head = [p for p in parts if not p.startswith(("site=", "date=", "days="))]
     return "/".join(head).removesuffix(".tsv")
 
 

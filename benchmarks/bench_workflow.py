@@ -446,7 +446,7 @@ def job_parts(results: Path, keys) -> pd.DataFrame:
 
 
 def stage_of(key: str) -> tuple[str, str]:
-    """Stage (the key without its ``site=…/date=…`` tail) and kind (per partition when it has one) of a job key."""
+    """Stage (the key without its ``site=…/days=…`` tail) and kind (per partition when it has one) of a job key."""
     stage = rule_of(Path(key + ".tsv"), Path("."))
     return stage, PER_PARTITION if "site=" in key else ONE_OFF
 

@@ -129,19 +129,23 @@ def test_partition_store_via_cli(archive, tmp_path):
 
 
 def test_the_set_is_planned_and_compared_only_when_enabled(tmp_path):
-    """Dry runs after the demo inventory: each partition's audio-feature job computes it, and one more set to compare."""
+    """Dry runs after the demo inventory: each batch's audio-feature job computes it, and one more set to compare."""
     import re
 
     from workflow_helpers import planned_jobs, snakemake
 
+    from ecoae.batches import group_batches
+    from ecoae.settings import JobSettings
+
     snakemake("--cores", "1", "--until", "inventory", "--config", f"results={tmp_path}")
-    partitions = len((tmp_path / "inventory" / "partitions.tsv").read_text().splitlines()) - 1
+    partitions = [tuple(line.split("\t")[:2]) for line in (tmp_path / "inventory" / "partitions.tsv").read_text().splitlines()[1:]]
+    batches = len(group_batches(partitions, JobSettings().days_per_job))
     plans = {}
     for enabled in ("false", "true"):
         run = snakemake("-n", "-p", "--config", f"results={tmp_path}", f'birdnet={{"enabled": {enabled}}}')
         compared = re.search(r"ecoae evaluate .*--feature-set (.+?) --settings", run.stdout)[1].split()
         with_birdnet = sum(" audio-features " in line and '"birdnet"' in line for line in run.stdout.splitlines())
         plans[enabled] = planned_jobs(run.stdout)["audio_features"], compared, with_birdnet
-    # One audio-feature job per partition either way; with the set enabled, each computes it too.
-    assert plans["false"] == (partitions, ["ae-explicit384", "ae-implicit384", "pca32", "indices", "mfcc"], 0)
-    assert plans["true"] == (partitions, plans["false"][1] + ["birdnet"], partitions)
+    # One audio-feature job per batch either way; with the set enabled, each computes it too.
+    assert plans["false"] == (batches, ["ae-explicit384", "ae-implicit384", "pca32", "indices", "mfcc"], 0)
+    assert plans["true"] == (batches, plans["false"][1] + ["birdnet"], batches)

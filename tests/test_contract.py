@@ -21,6 +21,8 @@ from workflow_helpers import planned_jobs, snakemake, write_fast_config
 pytestmark = pytest.mark.slow
 
 PARTITIONS = {("dagua", "2017-03-25"), ("dagua", "2017-03-26"), ("jura", "2019-05-22")}
+# One job per site and ISO week (jobs.days_per_job): dagua's two days are one batch.
+BATCHES = 2
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +111,8 @@ def _override(run, name: str, text: str) -> list[str]:
     "name,override,expected",
     [
         ("rate", "audio: {sample_rate: 16000}\n",
-         {"images": 3, "training_images": 1, "train": 2, "fit_pca": 1, "audio_features": 3, "evaluate": 1}),
-        ("mfcc", "mfcc: {n_mfcc: 13}\n", {"audio_features": 3, "evaluate": 1}),
+         {"images": BATCHES, "training_images": 1, "train": 2, "fit_pca": 1, "audio_features": BATCHES, "evaluate": 1}),
+        ("mfcc", "mfcc: {n_mfcc: 13}\n", {"audio_features": BATCHES, "evaluate": 1}),
         ("threads", "spectrogram: {threads: 1}\nevaluation: {threads: 1}\nindices: {threads: 1}\n"
                     "mfcc: {threads: 1}\nautoencoder: {train_threads: 1, encode_threads: 1}\ninventory: {threads: 1}\n", {}),
     ],
@@ -126,7 +128,7 @@ def test_changed_spectrogram_setting_retrains_and_reencodes_in_one_run(run):
     args = _override(run, "nfft", "spectrogram: {n_fft: 1024}\n")
     jobs = planned_jobs(snakemake(*args, "-n").stdout)
     jobs.pop("all", None)
-    assert dict(jobs) == {"images": 3, "training_images": 1, "train": 2, "fit_pca": 1, "evaluate": 1}
+    assert dict(jobs) == {"images": BATCHES, "training_images": 1, "train": 2, "fit_pca": 1, "evaluate": 1}
     snakemake(*args)
     again = snakemake(*args, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

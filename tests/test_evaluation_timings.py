@@ -64,15 +64,15 @@ def test_a_job_serving_several_sets_is_split_by_its_stage_costs(tmp_path):
     from ecoae.stage_costs import read_stage_costs, write_stage_costs
 
     layout = Layout(str(tmp_path / "results"))
-    write_benchmark(Path(layout.benchmark("audio_features", "a", "2021-06-01")), 10.0, 5.0, rss=400)
-    costs = Path(layout.costs("audio_features", "a", "2021-06-01"))
+    write_benchmark(Path(layout.benchmark("audio_features", "a", "2021-05-31_2021-06-06")), 10.0, 5.0, rss=400)
+    costs = Path(layout.costs("audio_features", "a", "2021-05-31_2021-06-06"))
     write_stage_costs({"decode": 1.0, "indices": 3.0, "mfcc": 1.0}, costs)
     assert "job" in read_stage_costs(costs)  # this process's CPU: replaces Snakemake's sampled figure
     costs.write_text("stage\tcpu_s\ndecode\t1\nindices\t3\nmfcc\t1\njob\t8\n")
-    write_benchmark(Path(layout.benchmark("images", "a", "2021-06-01")), 6.0, 4.0)
-    write_stage_costs({}, layout.costs("images", "a", "2021-06-01"))  # makes the folder
-    Path(layout.costs("images", "a", "2021-06-01")).write_text("stage\tcpu_s\nspectrograms\t1\nae-small\t2\npca8\t1\n")
-    write_benchmark(Path(layout.benchmark("images", "b", "2021-06-01")), 6.0, 4.0)  # no costs file: not split
+    write_benchmark(Path(layout.benchmark("images", "a", "2021-05-31_2021-06-06")), 6.0, 4.0)
+    write_stage_costs({}, layout.costs("images", "a", "2021-05-31_2021-06-06"))  # makes the folder
+    Path(layout.costs("images", "a", "2021-05-31_2021-06-06")).write_text("stage\tcpu_s\nspectrograms\t1\nae-small\t2\npca8\t1\n")
+    write_benchmark(Path(layout.benchmark("images", "b", "2021-05-31_2021-06-06")), 6.0, 4.0)  # no costs file: not split
 
     records = timings.read_benchmarks(layout.benchmarks_dir)
     cpu = records.groupby([records["rule"], records["model"].fillna(""), records["site"]])["cpu_s"].sum()
@@ -81,7 +81,9 @@ def test_a_job_serving_several_sets_is_split_by_its_stage_costs(tmp_path):
     assert cpu[("encode", "ae-small", "a")] == pytest.approx(2.0) and cpu[("encode", "pca8", "a")] == pytest.approx(1.0)
     assert cpu[("images", "", "b")] == pytest.approx(4.0)
     assert set(records.loc[records["rule"] == "indices", "max_rss_mib"]) == {400.0}
-    minutes = pd.DataFrame({"site": ["a"], "date": ["2021-06-01"], "minutes": [10.0]})
+    # The batch's minutes: every partition of its site within its days, no other.
+    minutes = pd.DataFrame({"site": ["a", "a", "a"], "date": ["2021-06-01", "2021-06-03", "2021-06-07"],
+                            "minutes": [6.0, 4.0, 100.0]})
     table = timings.timing_table(records[records["site"] == "a"], minutes, ["ae-small", "pca8", "indices", "mfcc"])
     total = table[table["stage"] == "total"].set_index("feature_set")["cpu_s_per_audio_min"]
     assert total["indices"] == pytest.approx(0.6) and total["ae-small"] == pytest.approx(0.3)

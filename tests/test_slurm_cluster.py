@@ -49,7 +49,7 @@ pytestmark = pytest.mark.slow
 RECORDINGS = {"jura": (0, 16, 32), "dagua": (0, 8, 16)}
 #: The rule whose first attempt gets too little memory (it runs once, beside the training).
 STARVED_RULE = "fit_pca"
-#: Per-partition rules: on SLURM they run inside group jobs only.
+#: Per-batch rules (one site-week each here): on SLURM they run inside group jobs only.
 GROUPED_RULES = ("segment", "audio_features", "images")
 #: Whole run (submissions, waits, the retried jobs) in seconds; a stuck cluster fails, never hangs.
 RUN_TIMEOUT = 1500
@@ -203,7 +203,7 @@ def test_cancelled_job_then_the_same_command_finishes(runs):
     assert runs["again"].returncode == 0 and "Nothing to be done" in again, again[-3000:]
 
 
-def test_per_partition_jobs_run_bundled(runs):
+def test_per_batch_jobs_run_bundled(runs):
     jobs = sacct_jobs(run_id(runs["resumed_log"]))
     comments = [job["Comment"] for job in jobs]
     # The plugin's --comment: rule_<rule>[_wildcards_...], or rule_<group>_<its rules> for a group job.
@@ -213,11 +213,11 @@ def test_per_partition_jobs_run_bundled(runs):
     steps = int(re.findall(r"(\d+) of \d+ steps \(100%\) done", runs["resumed_log"])[-1])
     print(f"{steps} Snakemake jobs, {len(jobs)} SLURM jobs (a retry included)")
     # A bundle asks for what its members need one after another: one CPU, the largest
-    # member's memory, the sum of the members' runtimes (per partition: segments, then
-    # the one-pass audio features).
+    # member's memory, the sum of the members' runtimes (per batch: segments, then the
+    # one-pass audio features; each site's recordings here are one batch).
     chain = next(job for job in jobs if "partition_chain" in job["Comment"])
-    per_partition = sum(profile_minutes(rule, 1) for rule in ("segment", "audio_features"))
-    assert chain["ReqCPUS"] == "1" and chain["Timelimit"] == hours(len(RECORDINGS) * per_partition), chain
+    per_batch = sum(profile_minutes(rule, 1) for rule in ("segment", "audio_features"))
+    assert chain["ReqCPUS"] == "1" and chain["Timelimit"] == hours(len(RECORDINGS) * per_batch), chain
 
 
 def test_job_killed_for_memory_is_resubmitted_with_more(runs):

@@ -35,18 +35,19 @@ def test_inventory_and_segments_then_nothing_to_do(archive_copy, tmp_path):
 
     again = snakemake("--cores", "2", "segments", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
-    # A dry run of the whole workflow before any model exists plans every stage.
+    # A dry run of the whole workflow before any model exists plans every stage, one job
+    # per site and week (jobs.days_per_job): dagua's three days span two ISO weeks.
     whole = planned_jobs(snakemake("-n", *config).stdout)
-    assert whole["train"] == 2 and whole["images"] == 4 and whole["audio_features"] == 4 and whole["evaluate"] == 1
+    assert whole["train"] == 2 and whole["images"] == 3 and whole["audio_features"] == 3 and whole["evaluate"] == 1
     assert whole["fit_pca"] == 1 and whole["training_images"] == 1
 
-    # A new day for one site: only the inventory and that partition's segments run.
+    # A new day for one site: only the inventory and the segments of that site's week run.
     shutil.copy(archive_copy / "jura" / "S4A03895_20190522_063000.wav",
                 archive_copy / "jura" / "S4A03895_20190523_063000.wav")
     snakemake("--cores", "2", "--until", "inventory", *config)
     plan = snakemake("--cores", "2", "segments", "-n", *config)
     assert planned_jobs(plan.stdout) == {"segment": 1, "segments": 1}
-    assert "date=2019-05-23" in plan.stdout
+    assert "site=jura, days=2019-05-20_2019-05-26" in plan.stdout and "date=2019-05-23.parquet" in plan.stdout
 
     # Removing that day again removes its partition from the stores.
     snakemake("--cores", "2", "segments", *config)

@@ -32,7 +32,7 @@ def run_args(archive: Path, results: Path, fast_config: Path) -> list[str]:
             "--config", f"archive={archive}", f"results={results}"]
 
 
-def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_config):
+def test_new_day_runs_only_its_batch_and_never_retrains(tmp_path, fast_config):
     archive, later = tmp_path / "archive", tmp_path / "later"
     small = dict(sites=2, interval_minutes=240, recording_seconds=10)
     generate_demo_archive(archive, days=1, **small)
@@ -42,6 +42,8 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
     assert "Nothing to be done" in snakemake(*args, "-n").stdout
     models = sorted((tmp_path / "results" / "models").glob("*/model.*"))
     stamps = [path.stat().st_mtime_ns for path in models]
+    other_site = sorted((tmp_path / "results").glob("features/*/site=wetland/date=*/part-0.parquet"))
+    other_stamps = [path.stat().st_mtime_ns for path in other_site]
 
     new_day = sorted((later / "forest").glob("20240502_*.WAV"))
     assert new_day
@@ -49,15 +51,17 @@ def test_new_day_runs_only_its_partition_and_never_retrains(tmp_path, fast_confi
         shutil.copy(path, archive / "forest" / path.name)
     snakemake(*args, "--until", "inventory")
     dry = snakemake(*args, "-n").stdout
-    # Three jobs for the new partition (segments; indices and MFCC in one pass; images
-    # rendered and encoded with every model in one process), the evaluation, and no training.
+    # Three jobs for the new day's batch, forest's ISO week (segments; indices and MFCC in
+    # one pass; images rendered and encoded with every model in one process), the
+    # evaluation, and no training.
     assert planned_jobs(dry) == {"segment": 1, "images": 1, "audio_features": 1, "evaluate": 1, "all": 1}
-    partitions = set(re.findall(r"site=(\w+), date=([\d-]+)", dry))
-    assert partitions == {("forest", "2024-05-02")}
+    batches = set(re.findall(r"site=(\w+), days=([\d_-]+)", dry))
+    assert batches == {("forest", "2024-04-29_2024-05-05")}
     snakemake(*args)
     stores = (tmp_path / "results" / "features").glob("*/site=forest/date=2024-05-02/part-0.parquet")
     assert len(list(stores)) == 5  # two AE models, the PCA, indices, MFCC
     assert len(models) == 3 and [path.stat().st_mtime_ns for path in models] == stamps  # nothing refitted
+    assert other_site and [path.stat().st_mtime_ns for path in other_site] == other_stamps  # other site untouched
 
 
 def store_tables(results: Path) -> dict[str, pd.DataFrame]:
