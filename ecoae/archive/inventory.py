@@ -20,6 +20,11 @@ time, same settings) are not probed again: the probed rows are kept in a cache
 folder that Snakemake does not clear before the inventory runs. The cache also
 spares the manifests' content hashes: when the manifests were last written from the
 cached rows, only the partitions whose files changed since are hashed again.
+
+Told the archive fingerprint that Snakemake computed (``fingerprint``), the inventory
+reads the listing that :func:`~ecoae.archive.fingerprint.archive_fingerprint` kept in
+the cache folder under that hash instead of walking the archive again; any other
+fingerprint, or none, and it walks the archive itself.
 """
 
 from __future__ import annotations
@@ -29,12 +34,11 @@ import json
 import logging
 import math
 import multiprocessing
-import operator
 import os
 import re
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -47,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecoae.archive.fingerprint import AudioFile, iter_audio_files
+from ecoae.archive.fingerprint import AudioFile, read_listing, scan_archive
 from ecoae.archive.metadata import FileMetadata, compile_patterns, from_filename, merge
 from ecoae.archive.probe import Unusable, probe
 from ecoae.layout import partition_folder
@@ -114,8 +118,8 @@ class Inventory:
 
     Attributes
     ----------
-    recordings : DataFrame
-        One row per usable recording (:data:`RECORDING_COLUMNS`).
+    recordings_table : pyarrow.Table
+        One row per usable recording (:data:`RECORDING_COLUMNS`), sorted by path.
     quarantine : DataFrame
         One row per file set aside (:data:`QUARANTINE_COLUMNS`).
     settings_hash : str
@@ -124,15 +128,30 @@ class Inventory:
         What changed since the cache it started from; None when made without a cache folder.
     """
 
-    recordings: pd.DataFrame
+    recordings_table: pa.Table
     quarantine: pd.DataFrame
     settings_hash: str = ""
     cache: CacheState | None = None
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def recordings(self) -> pd.DataFrame:
+        """One row per usable recording (:data:`RECORDING_COLUMNS`), sorted by path: a DataFrame.
+
+        Converted from :attr:`recordings_table` on first use (a second each million rows).
+        """
+        if "recordings" not in self._frames:
+            self._frames["recordings"] = self.recordings_table.to_pandas()
+        return self._frames["recordings"]
 
     def partitions(self) -> pd.DataFrame:
         """Partitions with their recording count and seconds of audio, sorted."""
-        grouped = self.recordings.groupby(["site", "date"], sort=True)
-        return grouped.agg(recordings=("recording_id", "size"), seconds=("duration", "sum")).reset_index()
+        if "partitions" not in self._frames:  # pandas' sums (compensated), on the three columns they need
+            frame = self.recordings_table.select(["site", "date", "duration"]).to_pandas()
+            grouped = frame.groupby(["site", "date"], sort=True)
+            self._frames["partitions"] = grouped.agg(
+                recordings=("duration", "size"), seconds=("duration", "sum")).reset_index()
+        return self._frames["partitions"].copy()
 
 
 def recording_id(relative_path: str) -> str:
@@ -371,44 +390,87 @@ def _changed_partitions(cached: pa.Table, reused: np.ndarray, fresh: pa.Table) -
     return frozenset(_partition_keys(cached.filter(pa.array(dropped))) | _partition_keys(fresh))
 
 
-def _reusable(files: list[AudioFile], cached: pa.Table) -> tuple[np.ndarray, list[AudioFile]]:
-    """Cache row numbers of the files unchanged since (same path, size and mtime), and the other files."""
-    paths = pa.array([found.relative for found in files], pa.string())
-    number = pc.index_in(paths, value_set=cached["path"]).fill_null(-1).to_numpy()
+def _reusable(listing: pa.Table, cached: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """For each file of ``listing``: its cache row number when unchanged since (same path, size
+    and mtime), else -1; and the positions of the files to probe."""
+    number = np.array(pc.index_in(listing["path"], value_set=cached["path"]).fill_null(-1), np.int64)
     known = number >= 0
-    for column, field in (("file_size", "size"), ("file_mtime_ns", "mtime_ns")):
-        now = np.fromiter(map(operator.attrgetter(field), files), np.int64, len(files))
+    for column, name in (("file_size", "size"), ("file_mtime_ns", "mtime_ns")):
+        now = listing[name].to_numpy()
         known[known] &= cached[column].to_numpy()[number[known]] == now[known]
-    return number[known], [files[index] for index in np.flatnonzero(~known)]
+    number[~known] = -1
+    return number, np.flatnonzero(~known)
 
 
-def _split_duplicates(listing: list[AudioFile]) -> tuple[list[AudioFile], list[tuple[AudioFile, str]]]:
+def _files(listing: pa.Table, positions: np.ndarray | None = None) -> list[AudioFile]:
+    """The files of (some rows of) a listing table as :class:`AudioFile` tuples."""
+    if positions is not None:
+        listing = listing.take(pa.array(positions, pa.int64()))
+    columns = [listing[name].to_pylist() for name in _LISTING_COLUMNS]
+    return list(map(AudioFile._make, zip(*columns)))
+
+
+def _split_duplicates(listing: pa.Table) -> tuple[pa.Table, list[tuple[AudioFile, str]]]:
     """Files reached once, and files reached again through a link with the path that reached them first.
 
     ``listing`` is sorted by path, so the first path in sorted order is the one kept.
     """
-    inodes = np.fromiter(map(operator.attrgetter("inode"), listing), np.uint64, len(listing))
-    if len(np.unique(inodes)) == len(listing):  # the common case, checked fast
+    inodes = np.sort(listing["inode"].to_numpy())
+    if not (inodes[1:] == inodes[:-1]).any():  # the common case, checked fast
         return listing, []
     first: dict[tuple[int, int], str] = {}
-    unique, duplicates = [], []
-    for found in listing:
+    keep = np.zeros(len(listing), bool)
+    duplicates = []
+    for index, found in enumerate(_files(listing)):
         original = first.setdefault((found.device, found.inode), found.relative)
         if original == found.relative:
-            unique.append(found)
+            keep[index] = True
         else:
             duplicates.append((found, original))
-    return unique, duplicates
+    return listing.filter(pa.array(keep)), duplicates
+
+
+#: Columns of a listing table, in :class:`AudioFile` order.
+_LISTING_COLUMNS = ("path", "size", "mtime_ns", "device", "inode")
+_LISTING_SCHEMA = pa.schema([("path", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()),
+                             ("device", pa.uint64()), ("inode", pa.uint64())])
+
+
+def _listing(archive: Path, settings: dict[str, Any], cache_dir: Path | None, fingerprint: str | None) -> pa.Table:
+    """The audio files of the archive sorted by path (a table of :data:`_LISTING_COLUMNS`).
+
+    Read from the listing the fingerprint kept when it is the one of ``fingerprint`` (the
+    entries it left out are reported again), else from a walk of the archive.
+    """
+    kept = None
+    if fingerprint and cache_dir:
+        kept = read_listing(cache_dir, fingerprint, archive, settings["extensions"], settings["follow_links"])
+    if kept is not None:
+        log.info("archive listing taken from the fingerprint %s", fingerprint[:12])
+        for relative, reason in json.loads((kept.schema.metadata or {}).get(b"skipped", b"[]")):
+            _warn_skipped(relative, reason)
+        table = kept.replace_schema_metadata(None).cast(_LISTING_SCHEMA)
+    else:
+        found = scan_archive(archive, settings["extensions"], settings["follow_links"], _warn_skipped)
+        table = pa.table([pa.array(column, field.type) for column, field in zip(found[:5], _LISTING_SCHEMA)],
+                         schema=_LISTING_SCHEMA)
+    paths = table["path"]
+    if len(table) > 1 and not pc.all(pc.less(paths.slice(0, len(table) - 1), paths.slice(1))).as_py():
+        table = table.take(pc.sort_indices(paths))
+    return table
 
 
 def _warn_skipped(relative: str, reason: str) -> None:
     log.warning("skipped %s: %s", relative, reason)
 
 
-def _frames(rows: pa.Table, set_aside: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The recordings and quarantine tables from the rows and the other files set aside."""
+def _frames(rows: pa.Table, set_aside: list[dict[str, Any]]) -> tuple[pa.Table, pd.DataFrame]:
+    """The recordings table (Arrow) and the quarantine table from the rows and the other files set aside."""
     quarantined = pc.is_valid(rows["reason"])
-    recordings = rows.filter(pc.invert(quarantined)).select(RECORDING_COLUMNS).to_pandas()
+    if pc.any(quarantined).as_py():
+        recordings = rows.filter(pc.invert(quarantined)).select(RECORDING_COLUMNS)
+    else:  # no copy of a million rows
+        recordings = rows.select(RECORDING_COLUMNS)
     quarantine = pa.concat_tables([
         rows.filter(quarantined).select(QUARANTINE_COLUMNS),
         pa.Table.from_pylist(set_aside, schema=_QUARANTINE_SCHEMA),
@@ -422,6 +484,7 @@ def build_inventory(
     min_seconds: float = 1.0,
     threads: int = 4,
     cache_dir: str | Path | None = None,
+    fingerprint: str | None = None,
 ) -> Inventory:
     """Probe every audio file of an archive.
 
@@ -439,6 +502,11 @@ def build_inventory(
     cache_dir : str or Path, optional
         Folder of the inventory cache: rows of unchanged files are taken from it, and
         it is updated when anything changed. Without it every file is probed.
+    fingerprint : str, optional
+        The archive fingerprint computed with ``listing_dir=cache_dir``
+        (:func:`~ecoae.archive.fingerprint.archive_fingerprint`): when the listing kept
+        there has this fingerprint, the archive is not walked again. Otherwise (or
+        without it) the archive is walked.
 
     Returns
     -------
@@ -457,12 +525,17 @@ def build_inventory(
     cache_dir = Path(cache_dir) if cache_dir else None
     cached, token = _read_cache(cache_dir, settings_hash)
 
-    listing = sorted(iter_audio_files(archive, settings["extensions"], settings["follow_links"], _warn_skipped))
+    listing = _listing(archive, settings, cache_dir, fingerprint)
     files, duplicates = _split_duplicates(listing)
-    reused, new = _reusable(files, cached)
+    number, new = _reusable(files, cached)
+    reused = number[number >= 0]
     log.info("%d audio files under %s (%d unchanged since the last inventory)", len(listing), archive, len(reused))
-    fresh = _examine_all(resolver, new, threads)
-    rows = pa.concat_tables([cached.take(reused), fresh]).sort_by("path")
+    fresh = _examine_all(resolver, _files(files, new), threads)
+    if not len(fresh) and np.array_equal(reused, np.arange(len(cached))):
+        rows = cached
+    else:  # every row in path order: from the cache, or probed now
+        number[new] = len(cached) + np.arange(len(new))
+        rows = pa.concat_tables([cached, fresh]).take(pa.array(number, pa.int64()))
     cache = None
     if cache_dir:
         after = token
@@ -473,9 +546,29 @@ def build_inventory(
     set_aside = [resolver.quarantined(found, f"duplicate of {original} (the same file reached through a link)")
                  for found, original in duplicates]
     recordings, quarantine = _frames(rows, set_aside)
-    for row in recordings[recordings["time_note"] != ""].itertuples(index=False):
-        log.warning("%s: %s; start time from %s", row.path, row.time_note, row.time_source)
+    noted = recordings.filter(pc.not_equal(recordings["time_note"], ""))
+    for path, note, source in zip(*(noted[key].to_pylist() for key in ("path", "time_note", "time_source"))):
+        log.warning("%s: %s; start time from %s", path, note, source)
     return Inventory(recordings, quarantine, settings_hash, cache)
+
+
+def _pandas_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a table of ``schema`` has after a round trip through pandas (types and pandas metadata)."""
+    return pa.Table.from_pandas(schema.empty_table().to_pandas(), preserve_index=False).schema
+
+
+def _as_from_pandas(table: pa.Table) -> pa.Table:
+    """``table`` as ``pa.Table.from_pandas(table.to_pandas())`` gives it, without the round trip.
+
+    The manifests and tables have always been written from pandas: the same types
+    (pandas' strings are large strings) keep their content hashes, so an inventory
+    rewrites no manifest of an unchanged partition, and the same pandas metadata
+    keeps what pandas reads back.
+    """
+    schema = _pandas_schema(table.schema)
+    if not table.schema.remove_metadata().equals(schema.remove_metadata()):
+        table = table.cast(schema.remove_metadata())
+    return table.replace_schema_metadata(schema.metadata)
 
 
 def _table(frame: pd.DataFrame | pa.Table, settings_hash: str) -> pa.Table:
@@ -522,28 +615,43 @@ def _read_manifest_record(path: Path) -> tuple[str | None, dict[str, list[int]]]
         return None, {}
 
 
-def _write_manifests(recordings: pa.Table, manifest_root: Path, cache: CacheState | None) -> tuple[set[Path], int]:
+def _write_manifests(
+    recordings: pa.Table, manifest_root: Path, cache: CacheState | None, threads: int = 1,
+) -> tuple[set[Path], int]:
     """Write the partition manifests that changed; return the manifests wanted and how many were written.
 
     A manifest is kept without hashing its rows when the manifests were last written
     from the cache this inventory started from (``.cache-token`` records that cache and
     each manifest's size and modification time then), no file of its partition changed
-    since, and the manifest itself was not touched.
+    since, and the manifest itself was not touched. The others are hashed (and written
+    when their content changed) by ``threads`` threads: Arrow hashes and writes without
+    holding the interpreter lock.
     """
     token_file = manifest_root / MANIFEST_TOKEN_FILE
     last_token, last_stamps = _read_manifest_record(token_file)
     trusted = cache is not None and cache.before is not None and last_token == cache.before
     token_file.unlink(missing_ok=True)  # until every manifest below is written
-    wanted, written, stamps = set(), 0, {}
+    wanted, stamps, check = set(), {}, []
     for site, date, numbers in _partition_rows(recordings):
         relative = f"{partition_folder(site, date)}.parquet"
         path = manifest_root / relative
         wanted.add(path)
         stamp = _file_stamp(path)
         if not (trusted and (site, date) not in cache.changed and stamp and stamp == last_stamps.get(relative)):
-            written += _write_if_changed(recordings.take(numbers), path)
-            stamp = _file_stamp(path)
+            check.append((relative, numbers))
         stamps[relative] = stamp
+
+    def write(item: tuple[str, pa.Array]) -> bool:
+        relative, numbers = item
+        changed = _write_if_changed(recordings.take(numbers), manifest_root / relative)
+        stamps[relative] = _file_stamp(manifest_root / relative)
+        return changed
+
+    if threads > 1 and len(check) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            written = sum(pool.map(write, check))
+    else:
+        written = sum(map(write, check))
     if cache and cache.after:
         manifest_root.mkdir(parents=True, exist_ok=True)
         token_file.write_text(json.dumps({"token": cache.after, "manifests": stamps}))
@@ -588,7 +696,7 @@ def _write_if_changed(table: pa.Table, path: Path) -> bool:
     return True
 
 
-def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]:
+def write_inventory(inventory: Inventory, out_dir: str | Path, threads: int = 1) -> dict[str, int]:
     """Write the recordings, quarantine and partition tables and the partition manifests.
 
     Manifests go to ``out_dir/partitions/site=<site>/date=<date>.parquet`` and are
@@ -605,6 +713,8 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
         From :func:`build_inventory`.
     out_dir : str or Path
         Output folder (``results/inventory``).
+    threads : int
+        Manifests hashed and written at once.
 
     Returns
     -------
@@ -613,13 +723,13 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> dict[str, int]
     """
     out_dir = Path(out_dir)
     settings_hash = inventory.settings_hash
-    recordings = pa.Table.from_pandas(inventory.recordings, preserve_index=False)
+    recordings = _as_from_pandas(inventory.recordings_table)
     write_parquet_atomic(_table(_sorted(recordings, ["site", "start_time", "path"]), settings_hash),
                          out_dir / "recordings.parquet")
     write_parquet_atomic(_table(inventory.quarantine, settings_hash), out_dir / "quarantine.parquet")
 
     manifest_root = out_dir / "partitions"
-    wanted, written = _write_manifests(recordings, manifest_root, inventory.cache)
+    wanted, written = _write_manifests(recordings, manifest_root, inventory.cache, threads)
     removed = 0
     if manifest_root.exists():
         for stale in manifest_root.glob("site=*/date=*.parquet"):

@@ -28,8 +28,9 @@ def _inventory(args: argparse.Namespace) -> int:
 
     settings = InventorySettings.from_mapping(args.settings, "inventory")
     min_seconds = SegmentSettings.from_mapping(args.segments, "segments").min_segment_seconds
-    inventory = build_inventory(args.archive, settings, min_seconds, args.threads or settings.threads, args.cache_dir)
-    counts = write_inventory(inventory, args.out_dir)
+    threads = args.threads or settings.threads
+    inventory = build_inventory(args.archive, settings, min_seconds, threads, args.cache_dir, args.fingerprint)
+    counts = write_inventory(inventory, args.out_dir, threads)
     if args.prune_results:
         for folder in prune_orphan_partitions(args.prune_results, inventory.partitions()):
             log.info("removed %s: its recordings are no longer in the archive", folder)
@@ -38,7 +39,7 @@ def _inventory(args: argparse.Namespace) -> int:
         log.warning("quarantined %s: %s", row.path, row.reason)
     log.info(
         "inventory: %d recordings in %d partitions (%d new or changed, %d removed); %d files quarantined",
-        len(inventory.recordings), counts["partitions"], counts["written"], counts["removed"], len(quarantine),
+        inventory.recordings_table.num_rows, counts["partitions"], counts["written"], counts["removed"], len(quarantine),
     )
     return 0
 
@@ -87,6 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inventory.add_argument("--cache-dir", metavar="FOLDER",
                            help="folder of the inventory cache (e.g. results/.cache/inventory): files unchanged "
                                 "since the last inventory are not probed again; without it, every file is probed")
+    inventory.add_argument("--fingerprint", metavar="HASH",
+                           help="the archive fingerprint computed with the listing kept in --cache-dir (the workflow "
+                                "passes it): when the kept listing has this fingerprint, the archive is not walked "
+                                "again; otherwise it is")
     inventory.add_argument("--prune-results", metavar="RESULTS",
                            help="workflow results folder whose store partitions are removed when "
                                 "their recordings have left the archive (the workflow passes it)")
