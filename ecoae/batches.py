@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+from ecoae.layout import Layout
+
 #: The first day of every window: a Monday, so 7-day windows are ISO weeks.
 ANCHOR = date(1970, 1, 5)
 #: Columns of a batch record.
@@ -101,3 +103,35 @@ def write_batch_record(partitions: Iterable[tuple[str, str]], path: str | Path) 
         temporary.unlink(missing_ok=True)
     return path
 
+
+
+def read_batch_record(path: str | Path) -> list[tuple[str, str]]:
+    """``(site, date)`` of every partition a batch job wrote, from its record."""
+    with open(path, newline="") as handle:
+        return [(row["site"], row["date"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def segment_files(segments: list[str], segment_batch: str | None, results: str) -> list[str]:
+    """The segment store files a job reads: given one by one, or those of a segment batch record.
+
+    Parameters
+    ----------
+    segments : list of str
+        Segment store files named on the command line (may be empty).
+    segment_batch : str or None
+        Record of a segmentation batch job (``batches/segment/site=…/days=….tsv``): its
+        partitions' files in the layout of ``results``.
+    results : str
+        The results folder.
+
+    Raises
+    ------
+    ValueError
+        When both or neither are given.
+    """
+    if bool(segments) == bool(segment_batch):
+        raise ValueError("give segment store files or --segment-batch, not both and not neither")
+    if segments:
+        return list(segments)
+    layout = Layout(results)
+    return [layout.segments(site, date) for site, date in read_batch_record(segment_batch)]

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from ecoae.batches import group_batches, window_days, window_label, write_batch_record
+from ecoae.batches import group_batches, segment_files, window_days, window_label, write_batch_record
 from ecoae.layout import Layout, manifest_partition
 
 
@@ -68,3 +68,15 @@ def test_manifest_partition_reads_the_layout_back(tmp_path):
     assert manifest_partition(layout.manifest("site with space", "2024-05-01")) == ("site with space", "2024-05-01")
     with pytest.raises(ValueError, match="not a partition manifest"):
         manifest_partition(tmp_path / "recordings.parquet")
+
+
+def test_a_job_reads_the_segment_files_of_its_segment_batch(tmp_path):
+    layout = Layout(str(tmp_path / "results"))
+    record = layout.batch_record("segment", "pond", "2024-04-29_2024-05-05")
+    write_batch_record([("pond", "2024-05-01"), ("pond", "2024-05-05")], record)
+    assert segment_files([], record, layout.results) == [
+        layout.segments("pond", "2024-05-01"), layout.segments("pond", "2024-05-05")]
+    assert segment_files(["a/part-0.parquet"], None, layout.results) == ["a/part-0.parquet"]
+    for segments, batch in (([], None), (["a/part-0.parquet"], record)):
+        with pytest.raises(ValueError, match="not both and not neither"):
+            segment_files(segments, batch, layout.results)

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     combined = subparsers.add_parser(
         "audio-features", help="every audio feature set of partitions in one pass each (each segment decoded once)"
     )
-    combined.add_argument("segments", nargs="+",
+    combined.add_argument("segments", nargs="*",
                           help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet)")
     combined.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     combined.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                           help="results folder: writes features/<set>/ and problems/<set>/ of the segments' partition")
     combined.add_argument("--costs", help="file to write the CPU seconds of each set (and of decoding) to")
     combined.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
+    combined.add_argument("--segment-batch", metavar="RECORD",
+                          help="instead of segment files: the record of a segmentation batch job "
+                               "(batches/segment/site=…/days=….tsv); its partitions' segment files are read")
     combined.add_argument("--record", help="batch record to write last, one line per partition done")
     combined.set_defaults(handler=run_audio_features)
     for entry in AUDIO_FEATURE_SETS.values():
@@ -68,11 +71,16 @@ def run_one_set(args: argparse.Namespace, name: str) -> int:
 
 def run_audio_features(args: argparse.Namespace) -> int:
     """``ecoae audio-features``: every requested set of each partition, written to the layout's paths."""
-    from ecoae.batches import write_batch_record
+    from ecoae.batches import segment_files, write_batch_record
     from ecoae.layout import Layout, partition_of
     from ecoae.settings import SettingsError
     from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
+    try:
+        paths = segment_files(args.segments, args.segment_batch, args.results)
+    except ValueError as error:
+        log.error("audio-features: %s", error)
+        return 2
     unknown = sorted(set(args.sets) - set(AUDIO_FEATURE_SETS))
     if unknown:
         log.error("--sets: unknown feature set(s) %s; known: %s", ", ".join(unknown), ", ".join(AUDIO_FEATURE_SETS))
@@ -83,9 +91,9 @@ def run_audio_features(args: argparse.Namespace) -> int:
         log.error("%s (fix config/config.yaml or your --configfile)", error)
         return 2
     layout = Layout(args.results)
-    partitions = [partition_of(path) for path in args.segments]
+    partitions = [partition_of(path) for path in paths]
     costs: dict[str, float] = {}
-    for path, (site, date) in zip(args.segments, partitions):
+    for path, (site, date) in zip(paths, partitions):
         outputs = {name: (Path(layout.features(name, site, date)), Path(layout.problems(name, site, date)))
                    for name in args.sets}
         costs = add_stage_costs(costs, compute_partition(path, args.archive, plan, outputs, args.threads))

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     images_job = subparsers.add_parser(
         "images", help="render partitions' spectrograms and encode them with every model (one process)"
     )
-    images_job.add_argument("segments", nargs="+",
+    images_job.add_argument("segments", nargs="*",
                             help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet)")
     images_job.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
     images_job.add_argument("--models", type=json_object, required=True,
@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                             help="results folder: writes spectrograms/, problems/spectrograms/ and features/<set>/ "
                                  "of the segments' partition")
     images_job.add_argument("--costs", help="file to write the CPU seconds of rendering and of each model to")
+    images_job.add_argument("--segment-batch", metavar="RECORD",
+                          help="instead of segment files: the record of a segmentation batch job "
+                               "(batches/segment/site=…/days=….tsv); its partitions' segment files are read")
     images_job.add_argument("--record", help="batch record to write last, one line per partition done")
     images_job.add_argument("--batch-size", type=int, default=16,
                             help="images encoded at once (autoencoder.encode_batch_size; default 16)")
@@ -144,14 +147,19 @@ def run_spectrograms(args) -> int:
 
 def run_images(args) -> int:
     """Render each partition, write its spectrogram store, and encode it with every model."""
-    from ecoae.batches import write_batch_record
+    from ecoae.batches import segment_files, write_batch_record
     from ecoae.layout import partition_of
     from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
+    try:
+        paths = segment_files(args.segments, args.segment_batch, args.results)
+    except ValueError as error:
+        log.error("images: %s", error)
+        return 2
     recipe, channel = _image_recipe(args)
-    partitions = [partition_of(path) for path in args.segments]
+    partitions = [partition_of(path) for path in paths]
     costs: dict[str, float] = {}
-    for path, key in zip(args.segments, partitions):
+    for path, key in zip(paths, partitions):
         costs = add_stage_costs(costs, _images_of_partition(path, key, recipe, channel, args))
     if args.costs:
         write_stage_costs(costs, args.costs)

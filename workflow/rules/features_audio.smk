@@ -18,13 +18,12 @@ rule audio_features:
         "../../envs/features.yaml"
     threads: audio_feature_threads
     params:
-        segments=in_batch(L.segments),
         archive=ARCHIVE,
         audio=S.audio.to_json(),
         sets=audio_feature_sections,
         results=L.results,
     shell:
-        "{ECOAE} audio-features {params.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
+        "{ECOAE} audio-features --segment-batch {input:q} --archive {params.archive:q} --audio {params.audio:q}"
         " --sets {params.sets:q} --results {params.results:q} --costs {output.costs:q}"
         " --record {output.record:q} --threads {threads} > {log:q} 2>&1"
 

@@ -131,7 +131,6 @@ if IMAGE_SETS:
         resources:
             gpu=GPU_JOBS,
         params:
-            segments=in_batch(L.segments),
             archive=ARCHIVE,
             audio=S.audio.to_json(),
             settings=S.spectrogram.to_json(),
@@ -140,7 +139,7 @@ if IMAGE_SETS:
             batch_size=AE.encode_batch_size,
             device=AE.device,
         shell:
-            "{ECOAE} images {params.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
+            "{ECOAE} images --segment-batch {input.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
             " --settings {params.settings:q} --models {params.models:q} --results {params.results:q}"
             " --costs {output.costs:q} --record {output.record:q} --threads {threads}"
             " --batch-size {params.batch_size:q} --device {params.device:q} > {log:q} 2>&1"
