@@ -14,6 +14,7 @@ the inventory, told the fingerprint that Snakemake computed, then reads the list
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -289,9 +290,15 @@ def scan_archive(
             on_skip(relative, reason)
 
     columns: list[list] = [[], [], [], [], []]
-    for batch in _Walk(archive, extensions, follow_links, report).batches():
-        for column, part in zip(columns, batch):
-            column.extend(part)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of objects kept, none in a cycle: the collector would only rescan them
+    try:
+        for batch in _Walk(archive, extensions, follow_links, report).batches():
+            for column, part in zip(columns, batch):
+                column.extend(part)
+    finally:
+        if collecting:
+            gc.enable()
     return Listing(*columns, skipped)
 
 
