@@ -44,7 +44,7 @@ checkpoint inventory:
         cache=L.inventory_cache,
     shell:
         "{ECOAE} inventory {params.archive:q} --out-dir {params.out_dir:q} --prune-results {params.results:q}"
-        " --cache-dir {params.cache:q}"
+        " --cache-dir {params.cache:q} --fingerprint {params.fingerprint:q}"
         " --settings {params.settings:q} --segments {params.segments:q} --threads {threads} 2> {log:q}"
 
 

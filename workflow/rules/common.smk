@@ -61,8 +61,13 @@ def inventory_fingerprint(wildcards):
     """What the inventory depends on: the demo settings, or the archive's file listing."""
     if DEMO:
         return config_fingerprint(S.demo.canonical())
+    # The walk's file list is kept in the inventory cache, so the inventory job reads
+    # it instead of walking a million files again.
     return archive_fingerprint(
-        ARCHIVE, list(S.inventory.extensions), S.inventory.follow_links
+        ARCHIVE,
+        list(S.inventory.extensions),
+        S.inventory.follow_links,
+        listing_dir=L.inventory_cache,
     )
 
 
