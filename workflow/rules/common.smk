@@ -57,18 +57,29 @@ wildcard_constraints:
     days=r"\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}",
 
 
+_fingerprint = {}
+
+
 def inventory_fingerprint(wildcards):
-    """What the inventory depends on: the demo settings, or the archive's file listing."""
-    if DEMO:
-        return config_fingerprint(S.demo.canonical())
-    # The walk's file list is kept in the inventory cache, so the inventory job reads
-    # it instead of walking a million files again.
-    return archive_fingerprint(
-        ARCHIVE,
-        list(S.inventory.extensions),
-        S.inventory.follow_links,
-        listing_dir=L.inventory_cache,
-    )
+    """What the inventory depends on: the demo settings, or the archive's file listing.
+
+    Computed once per Snakemake run: Snakemake expands a job's params both while it
+    plans and when it runs the job, and at a million files the walk takes seconds.
+    """
+    if "value" not in _fingerprint:
+        _fingerprint["value"] = (
+            config_fingerprint(S.demo.canonical())
+            if DEMO
+            # The walk's file list is kept in the inventory cache, so the inventory
+            # job reads it instead of walking the archive again.
+            else archive_fingerprint(
+                ARCHIVE,
+                list(S.inventory.extensions),
+                S.inventory.follow_links,
+                listing_dir=L.inventory_cache,
+            )
+        )
+    return _fingerprint["value"]
 
 
 _partition_cache = {}
