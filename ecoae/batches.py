@@ -17,11 +17,12 @@ from __future__ import annotations
 import csv
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
-from ecoae.layout import Layout
+from ecoae.layout import Layout, partition_of
+from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
 #: The first day of every window: a Monday, so 7-day windows are ISO weeks.
 ANCHOR = date(1970, 1, 5)
@@ -135,3 +136,32 @@ def segment_files(segments: list[str], segment_batch: str | None, results: str) 
         return list(segments)
     layout = Layout(results)
     return [layout.segments(site, date) for site, date in read_batch_record(segment_batch)]
+
+
+def serve_batch(
+    segment_paths: list[str],
+    work: Callable[[str, tuple[str, str]], Mapping[str, float]],
+    costs_path: str | None = None,
+    record_path: str | None = None,
+) -> None:
+    """Run ``work(segment file, (site, date))`` on each partition in turn, then write the batch's costs and record.
+
+    Parameters
+    ----------
+    segment_paths : list of str
+        The batch's segment store files (:func:`segment_files`).
+    work : callable
+        Computes and writes one partition's outputs; returns its CPU seconds per stage.
+    costs_path : str, optional
+        Where to write the stage costs summed over the partitions (:mod:`ecoae.stage_costs`).
+    record_path : str, optional
+        Where to write the batch record, last (:func:`write_batch_record`).
+    """
+    partitions = [partition_of(path) for path in segment_paths]
+    costs: dict[str, float] = {}
+    for path, partition in zip(segment_paths, partitions):
+        costs = add_stage_costs(costs, work(path, partition))
+    if costs_path:
+        write_stage_costs(costs, costs_path)
+    if record_path:
+        write_batch_record(partitions, record_path)

@@ -216,10 +216,10 @@ def manifest_partition(path: str | Path) -> tuple[str, str]:
         When the path is not named like a manifest.
     """
     path = Path(path)
-    site, date = path.parent.name, path.name.removesuffix(".parquet")
-    if not (site.startswith("site=") and date.startswith("date=")):
+    keys = _hive_keys(path.parent.name, path.name.removesuffix(".parquet"))
+    if keys is None:
         raise ValueError(f"{path} is not a partition manifest (expected …/site=<site>/date=<date>.parquet)")
-    return site.removeprefix("site="), date.removeprefix("date=")
+    return keys
 
 
 def partition_of(path: str | Path) -> tuple[str, str]:
@@ -231,7 +231,14 @@ def partition_of(path: str | Path) -> tuple[str, str]:
         When the path is not inside ``site=…/date=…`` folders.
     """
     path = Path(path)
-    site, date = path.parent.parent.name, path.parent.name
-    if not (site.startswith("site=") and date.startswith("date=")):
+    keys = _hive_keys(path.parent.parent.name, path.parent.name)
+    if keys is None:
         raise ValueError(f"{path} is not a store partition file (expected …/site=<site>/date=<date>/part-0.parquet)")
-    return site.removeprefix("site="), date.removeprefix("date=")
+    return keys
+
+
+def _hive_keys(site: str, date: str) -> tuple[str, str] | None:
+    """``(site, date)`` from names ``site=<site>`` and ``date=<date>``; None when they are not."""
+    if site.startswith("site=") and date.startswith("date="):
+        return site.removeprefix("site="), date.removeprefix("date=")
+    return None

@@ -44,6 +44,13 @@ def section_help(section: str, note: str = "", entry: bool = False) -> str:
     return f"{text} ({note})" if note else text
 
 
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--segment-batch`` and ``--record``: the options of a command the workflow runs per batch."""
+    parser.add_argument("--segment-batch", metavar="RECORD",
+                        help="instead of segment files: the record of a segmentation batch job "
+                             "(batches/segment/site=…/days=….tsv); its partitions' segment files are read")
+    parser.add_argument("--record", help="batch record to write last, one line per partition done")
+
 
 def timestamp(value: str):
     """``--at`` and similar: a date and time (a ``pandas.Timestamp``), else a usage error."""

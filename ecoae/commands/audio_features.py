@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ecoae.commands.arguments import json_object, section_help
+from ecoae.commands.arguments import add_batch_arguments, json_object, section_help
 from ecoae.features.registry import AUDIO_FEATURE_SETS
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,7 @@ def register(subparsers) -> None:
                           help="results folder: writes features/<set>/ and problems/<set>/ of the segments' partition")
     combined.add_argument("--costs", help="file to write the CPU seconds of each set (and of decoding) to")
     combined.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
-    combined.add_argument("--segment-batch", metavar="RECORD",
-                          help="instead of segment files: the record of a segmentation batch job "
-                               "(batches/segment/site=…/days=….tsv); its partitions' segment files are read")
-    combined.add_argument("--record", help="batch record to write last, one line per partition done")
+    add_batch_arguments(combined)
     combined.set_defaults(handler=run_audio_features)
     for entry in AUDIO_FEATURE_SETS.values():
         parser = subparsers.add_parser(entry.name, help=entry.summary)
@@ -71,10 +68,9 @@ def run_one_set(args: argparse.Namespace, name: str) -> int:
 
 def run_audio_features(args: argparse.Namespace) -> int:
     """``ecoae audio-features``: every requested set of each partition, written to the layout's paths."""
-    from ecoae.batches import segment_files, write_batch_record
-    from ecoae.layout import Layout, partition_of
+    from ecoae.batches import segment_files, serve_batch
+    from ecoae.layout import Layout
     from ecoae.settings import SettingsError
-    from ecoae.stage_costs import add_stage_costs, write_stage_costs
 
     try:
         paths = segment_files(args.segments, args.segment_batch, args.results)
@@ -91,16 +87,13 @@ def run_audio_features(args: argparse.Namespace) -> int:
         log.error("%s (fix config/config.yaml or your --configfile)", error)
         return 2
     layout = Layout(args.results)
-    partitions = [partition_of(path) for path in paths]
-    costs: dict[str, float] = {}
-    for path, (site, date) in zip(paths, partitions):
-        outputs = {name: (Path(layout.features(name, site, date)), Path(layout.problems(name, site, date)))
+
+    def one_partition(path: str, partition: tuple[str, str]) -> dict[str, float]:
+        outputs = {name: (Path(layout.features(name, *partition)), Path(layout.problems(name, *partition)))
                    for name in args.sets}
-        costs = add_stage_costs(costs, compute_partition(path, args.archive, plan, outputs, args.threads))
-    if args.costs:
-        write_stage_costs(costs, args.costs)
-    if args.record:
-        write_batch_record(partitions, args.record)
+        return compute_partition(path, args.archive, plan, outputs, args.threads)
+
+    serve_batch(paths, one_partition, args.costs, args.record)
     return 0
 
 

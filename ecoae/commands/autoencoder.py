@@ -8,7 +8,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecoae.commands.arguments import json_object, section_help
+from ecoae.commands.arguments import add_batch_arguments, json_object, section_help
 from ecoae.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ def register(subparsers) -> None:
                             help="results folder: writes spectrograms/, problems/spectrograms/ and features/<set>/ "
                                  "of the segments' partition")
     images_job.add_argument("--costs", help="file to write the CPU seconds of rendering and of each model to")
-    images_job.add_argument("--segment-batch", metavar="RECORD",
-                          help="instead of segment files: the record of a segmentation batch job "
-                               "(batches/segment/site=…/days=….tsv); its partitions' segment files are read")
-    images_job.add_argument("--record", help="batch record to write last, one line per partition done")
+    add_batch_arguments(images_job)
     images_job.add_argument("--batch-size", type=int, default=16,
                             help="images encoded at once (autoencoder.encode_batch_size; default 16)")
     images_job.add_argument("--device", default="auto",
@@ -147,9 +144,7 @@ def run_spectrograms(args) -> int:
 
 def run_images(args) -> int:
     """Render each partition, write its spectrogram store, and encode it with every model."""
-    from ecoae.batches import segment_files, write_batch_record
-    from ecoae.layout import partition_of
-    from ecoae.stage_costs import add_stage_costs, write_stage_costs
+    from ecoae.batches import segment_files, serve_batch
 
     try:
         paths = segment_files(args.segments, args.segment_batch, args.results)
@@ -157,14 +152,8 @@ def run_images(args) -> int:
         log.error("images: %s", error)
         return 2
     recipe, channel = _image_recipe(args)
-    partitions = [partition_of(path) for path in paths]
-    costs: dict[str, float] = {}
-    for path, key in zip(paths, partitions):
-        costs = add_stage_costs(costs, _images_of_partition(path, key, recipe, channel, args))
-    if args.costs:
-        write_stage_costs(costs, args.costs)
-    if args.record:
-        write_batch_record(partitions, args.record)
+    serve_batch(paths, lambda path, partition: _images_of_partition(path, partition, recipe, channel, args),
+                args.costs, args.record)
     return 0
 
 

@@ -17,9 +17,10 @@ Each rule is attributed to the feature sets it serves:
 - an explicit ``rule -> [set, ...]`` mapping from config overrides all this.
 
 Per-partition stages are divided by the minutes of audio of the partitions
-they ran on (those of the job's site with a date in its days) (sum of segment durations / 60). A job that serves several sets (the
-per-partition audio-feature and image jobs) is split into its stages first, by the
-CPU each stage measured inside the job (:mod:`ecoae.stage_costs`).
+they ran on: those of the job's site with a date in its days (sum of segment
+durations / 60). A job that serves several sets (the audio-feature and image jobs)
+is split into its stages first, by the CPU each stage measured inside the job
+(:mod:`ecoae.stage_costs`).
 """
 
 from __future__ import annotations
