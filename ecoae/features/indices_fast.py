@@ -33,6 +33,18 @@ _MIN = sys.float_info.min
 _DB_MARGIN = 1e-9
 #: Spectrogram frames transformed at once (their buffers stay in cache).
 _FRAMES_PER_BLOCK = 256
+#: Elements per block of rows processed at once (a float64 block stays in the L2 cache).
+_BLOCK_ELEMENTS = 1 << 15
+
+
+def _row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """Slices of consecutive rows, each about ``_BLOCK_ELEMENTS`` elements.
+
+    Per-row work done block by block keeps its temporaries in cache and never
+    allocates (and page-faults in) an array the size of the spectrogram.
+    """
+    step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
 def power_spectrogram(
@@ -229,21 +241,24 @@ def median_rows(x: np.ndarray, method: str = "partition") -> np.ndarray:
     falls back to ``np.median``.
     """
     n = x.shape[1]
-    if n == 0 or not np.isfinite(x).all():
+    if method not in ("partition", "sort"):
+        raise ValueError(f"median_rows: method must be 'partition' or 'sort', not {method!r}")
+    if n == 0:
         return np.median(x, axis=1)
     k = n // 2
-    rows = np.ascontiguousarray(x)
-    if method == "sort":
-        ordered = np.sort(rows, axis=1)
-        upper = ordered[:, k]
-        return upper if n % 2 else (ordered[:, k - 1] + upper) / 2
-    if method != "partition":
-        raise ValueError(f"median_rows: method must be 'partition' or 'sort', not {method!r}")
-    part = np.partition(rows, k, axis=1)
-    upper = part[:, k]
-    if n % 2:
-        return upper
-    return (part[:, :k].max(axis=1) + upper) / 2
+    median = np.empty(x.shape[0])
+    for rows in _row_blocks(x.shape[0], n):
+        block = np.ascontiguousarray(x[rows])
+        if not np.isfinite(block).all():
+            return np.median(x, axis=1)
+        block = np.sort(block, axis=1) if method == "sort" else np.partition(block, k, axis=1)
+        upper = block[:, k]
+        if n % 2:
+            median[rows] = upper
+        else:
+            lower = block[:, k - 1] if method == "sort" else block[:, :k].max(axis=1)
+            median[rows] = (lower + upper) / 2
+    return median
 
 
 def median_rows_nonnegative(x: np.ndarray) -> np.ndarray:
@@ -332,21 +347,29 @@ def gradient_indices(amplitude: np.ndarray, dt: float) -> tuple[float, float, fl
     tuple of float
         ``(ACI, ROU, AGI)``.
     """
-    d1 = np.diff(amplitude, axis=1)
-    d2 = np.diff(d1, axis=1)
-    d2 *= d2
-    rou = np.sum(np.sum(d2, axis=1))
-    del d2
-    np.abs(d1, out=d1)
-    abs_sum = np.sum(d1, axis=1)
-    aci = np.sum(abs_sum / np.sum(amplitude, axis=1))
-    d1 /= dt
-    m = median_rows(d1)
+    n_rows, n_cols = amplitude.shape
+    rough, abs_sum, row_sum, m = (np.empty(n_rows) for _ in range(4))
+    flat_mean = np.empty(n_rows)
+    for rows in _row_blocks(n_rows, n_cols):
+        block = amplitude[rows]
+        d1 = np.diff(block, axis=1)
+        d2 = np.diff(d1, axis=1)
+        d2 *= d2
+        rough[rows] = np.sum(d2, axis=1)
+        np.abs(d1, out=d1)
+        abs_sum[rows] = np.sum(d1, axis=1)
+        row_sum[rows] = np.sum(block, axis=1)
+        d1 /= dt
+        m[rows] = median_rows(d1)
+        flat = np.flatnonzero(m[rows] == 0)
+        # Divided element by element, as scikit-maad does, where the tiny divisor could overflow.
+        flat_mean[rows.start + flat] = np.mean(d1[flat] / _MIN, axis=1)
+    rou = np.sum(rough)
+    aci = np.sum(abs_sum / row_sum)
     flat = m == 0
     m[flat] = _MIN
-    per_bin = abs_sum / dt / d1.shape[1] / m
-    # Divided element by element, as scikit-maad does, where the tiny divisor could overflow.
-    per_bin[flat] = np.mean(d1[flat] / _MIN, axis=1)
+    per_bin = abs_sum / dt / (n_cols - 1) / m
+    per_bin[flat] = flat_mean[flat]
     return float(aci), float(rou), float(np.mean(per_bin))
 
 
@@ -377,31 +400,51 @@ def spectral_snr_from_median(
 
 
 def median_equalizer(sxx: np.ndarray, median_per_bin: np.ndarray) -> np.ndarray:
-    """``maad.sound.median_equalizer`` with the per-bin median computed once, not twice."""
-    out = sxx - median_per_bin[:, np.newaxis]
+    """``maad.sound.median_equalizer`` with the per-bin median computed once, not twice.
+
+    The element-wise steps run block by block of rows (:func:`_row_blocks`).
+    """
     norm = median_per_bin - np.min(sxx, axis=1)
     norm[norm <= 0] = sxx.max()
-    out /= norm[:, np.newaxis]
-    np.maximum(out, 1, out=out)  # out[out < 1] = 1 (NaN stays NaN in both)
+    out = np.empty(sxx.shape)
+    for rows in _row_blocks(*sxx.shape):
+        block = np.subtract(sxx[rows], median_per_bin[rows, np.newaxis], out=out[rows])
+        block /= norm[rows, np.newaxis]
+        np.maximum(block, 1, out=block)  # block[block < 1] = 1 (NaN stays NaN in both)
     return out
 
 
 def spectral_entropy(sxx: np.ndarray, fn: np.ndarray, flim: tuple[float, float]) -> tuple[float, ...]:
     """``maad.features.spectral_entropy(sxx, fn, flim)``: ``EAS, ECU, ECV, EPS, EPS_KURT, EPS_SKEW``.
 
-    The band is a row slice (no copies) and its per-bin mean is computed once, for the
-    variance too.
+    The band is a row slice (no copies), read block by block of rows
+    (:func:`_row_blocks`); its per-bin mean is computed once, for the variance too.
+    The peak bin of each frame (``argmax`` down the columns, slow on row-major
+    data) is the first row holding the column maximum, kept across blocks.
     """
     from maad.util import entropy, index_bw, kurtosis, skewness
 
     rows = np.flatnonzero(index_bw(fn, flim))
     band = sxx[rows[0]:rows[-1] + 1]
-    mean = np.mean(band, axis=1)
-    var = band - mean[:, np.newaxis]  # np.var(band, axis=1), operation for operation
-    var *= var
-    var = np.sum(var, axis=1) / band.shape[1]
+    n_rows, n_cols = band.shape
+    mean, var = np.empty(n_rows), np.empty(n_rows)
+    peak = np.full(n_cols, -np.inf)
+    peak_row = np.zeros(n_cols, dtype=np.intp)
+    for block_rows in _row_blocks(n_rows, n_cols):
+        block = band[block_rows]
+        mean[block_rows] = np.mean(block, axis=1)
+        squares = block - mean[block_rows, np.newaxis]  # np.var(band, axis=1), operation for operation
+        squares *= squares
+        var[block_rows] = np.sum(squares, axis=1) / n_cols
+        block_peak = np.max(block, axis=0)
+        first = np.where(block == block_peak, np.arange(block_rows.start, block_rows.stop)[:, np.newaxis], n_rows)
+        higher = block_peak > peak  # strictly: an earlier row keeps a tie, as argmax does
+        peak[higher] = block_peak[higher]
+        peak_row[higher] = np.min(first, axis=0)[higher]
+    if np.isnan(peak).any():  # argmax stops at the first NaN
+        peak_row = np.argmax(band, axis=0)
     eas, ecu, ecv = 1 - entropy(mean), 1 - entropy(var), 1 - entropy(var / mean)
-    peak_freq = fn[np.argmax(band, axis=0) + rows[0]]
+    peak_freq = fn[peak_row + rows[0]]
     counts, _ = np.histogram(peak_freq, bins=rows.size, range=flim)
     if np.sum(counts) == 0:
         return eas, ecu, ecv, np.nan, np.nan, np.nan
@@ -418,8 +461,9 @@ def equalized_activity(
     ``maad.features.spectral_cover`` (``LFC, MFC, HFC`` for ``bands``),
     ``spectral_activity`` (``ACTspFract, ACTspCount, ACTspMean``, frame-averaged as
     ``all_spectral_alpha_indices`` does) and ``spectral_events`` (:func:`spectral_events`)
-    all threshold ``power2dB(equalized)``. One :func:`db_at_least` mask serves them
-    all, and ``ACTspMean`` is the power mean of the values above the threshold.
+    all threshold ``power2dB(equalized)``. One :func:`db_at_least` mask, made block
+    by block of rows (:func:`_row_blocks`), serves them all, and ``ACTspMean`` is the
+    power mean of the values above the threshold (summed per block).
 
     Parameters
     ----------
@@ -443,18 +487,25 @@ def equalized_activity(
     """
     from maad.util import index_bw, power2dB
 
-    active = db_at_least(equalized, db_threshold)
+    active = np.empty(equalized.shape, dtype=bool)
+    level = 10.0 ** (db_threshold / 10) * (1 + _DB_MARGIN)
+    above_sum, above_count = 0.0, 0
+    for rows in _row_blocks(*equalized.shape):
+        block_active = active[rows]
+        block_active[...] = db_at_least(equalized[rows], db_threshold)
+        # mean_dB(xdB[xdB > threshold]) is the power mean of the active values, but for
+        # any exactly at the threshold, in dB (10**(xdB / 10) is the value to the last bit).
+        above = equalized[rows][block_active]
+        near = np.flatnonzero(above <= level)
+        if near.size:
+            above = np.delete(above, near[10 * np.log10(above[near]) <= db_threshold])
+        above_sum += np.sum(above)
+        above_count += above.size
     count = np.count_nonzero(active, axis=1)
     fraction = count / active.shape[1]
     out = {name: np.mean(fraction[index_bw(fn, flim)]) for name, flim in zip(("LFC", "MFC", "HFC"), bands)}
     out["ACTspFract"], out["ACTspCount"] = np.mean(fraction), np.mean(count)
-    # mean_dB(xdB[xdB > threshold]) is the power mean of the active values, but for
-    # any exactly at the threshold, in dB (10**(xdB / 10) is the value to the last bit).
-    above = equalized[active]
-    near = np.flatnonzero(above <= 10.0 ** (db_threshold / 10) * (1 + _DB_MARGIN))
-    if near.size:
-        above = np.delete(above, near[10 * np.log10(above[near]) <= db_threshold])
-    mean = power2dB(np.mean(above)) if above.size else np.nan
+    mean = power2dB(above_sum / above_count) if above_count else np.nan
     out["ACTspMean"] = 0 if np.isnan(mean) else mean
     out["EVNspFract"], out["EVNspMean"], out["EVNspCount"] = spectral_events(active, dt, reject_duration)
     return out
@@ -469,8 +520,8 @@ def spectral_events(
 
     scikit-maad filters short events with a binary erosion and dilation, then
     run-length encodes each frequency row in a Python loop; here the runs long
-    enough to be kept are counted and measured for all rows at once, with
-    whole-array boolean operations.
+    enough to be kept are counted and measured for a block of rows at once, with
+    boolean operations on the block.
     """
     n_frames = events.shape[1]
     duration = (n_frames - 1) * dt
@@ -478,9 +529,13 @@ def spectral_events(
     # opening: it keeps exactly the runs of >= L + 1 frames. Each kept run of m frames
     # holds m - L "cores", frames starting L + 1 active ones.
     extra = 0 if reject_duration is None else int(round(reject_duration / dt))
-    cores = _all_in_windows(events, extra + 1)
-    starts = np.count_nonzero(cores[:, 1:] & ~cores[:, :-1], axis=1) + np.count_nonzero(cores[:, :1], axis=1)
-    active = np.count_nonzero(cores, axis=1) + extra * starts
+    starts = np.empty(events.shape[0], dtype=np.intp)
+    active = np.empty(events.shape[0], dtype=np.intp)
+    for rows in _row_blocks(*events.shape):
+        cores = _all_in_windows(events[rows], extra + 1)
+        starts[rows] = (np.count_nonzero(cores[:, 1:] & ~cores[:, :-1], axis=1)
+                        + np.count_nonzero(cores[:, :1], axis=1))
+        active[rows] = np.count_nonzero(cores, axis=1) + extra * starts[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_length = np.where(starts > 0, active / np.maximum(starts, 1) * dt, 0.0)
     fraction = active * dt / (dt * n_frames)
