@@ -25,6 +25,7 @@ import sys
 
 import numpy as np
 from scipy.ndimage import find_objects, uniform_filter1d
+from scipy.ndimage import label as ndimage_label
 from skimage.measure import label
 
 #: scikit-maad's stand-in for zero before taking a logarithm.
@@ -199,7 +200,9 @@ def waveform_moments(s: np.ndarray) -> tuple[float, float, float, float]:
 
     scikit-maad raises the centred signal to the powers 3 and 4 with ``**``, which
     numpy evaluates through ``pow``; repeated multiplication gives the same sums to
-    within a few units in the last place and is about ten times faster.
+    within a few units in the last place and is about ten times faster. The powers
+    are summed chunk by chunk of ``_BLOCK_ELEMENTS`` samples (in cache), so the sums
+    are taken in another order than ``np.var``'s.
 
     Parameters
     ----------
@@ -212,14 +215,19 @@ def waveform_moments(s: np.ndarray) -> tuple[float, float, float, float]:
         ``(MEANt, VARt, SKEWt, KURTt)``.
     """
     mean = np.mean(s)
-    z = s - mean
-    z2 = z * z
-    var = np.sum(z2) / s.size  # np.var(s), operation for operation
+    sum2 = sum3 = sum4 = 0.0
+    for start in range(0, s.size, _BLOCK_ELEMENTS):
+        z = s[start:start + _BLOCK_ELEMENTS] - mean
+        z2 = z * z
+        sum2 += np.sum(z2)
+        # z is reused for the products: no further temporaries.
+        sum3 += np.sum(np.multiply(z2, z, out=z))
+        sum4 += np.sum(np.multiply(z2, z2, out=z))
+    var = sum2 / s.size  # np.var(s)
     std = np.sqrt(var)
     n_minus_1 = s.size - 1
-    # z is reused for the products: no further temporaries, numpy's pairwise sums.
-    skew = (np.sum(np.multiply(z2, z, out=z)) / n_minus_1) / std**3
-    kurt = (np.sum(np.multiply(z2, z2, out=z)) / n_minus_1) / std**4
+    skew = (sum3 / n_minus_1) / std**3
+    kurt = (sum4 / n_minus_1) / std**4
     return float(mean), float(var), float(skew), float(kurt)
 
 
@@ -701,30 +709,49 @@ def region_of_interest_index(
     if log_power is None:
         log_power = np.log10(sxx_power)
     # power2dB(sxx_power, db_range=96) + 96; log10(0) = -inf is clipped like log10(tiny).
-    sxx_db = 10 * log_power
-    np.clip(sxx_db, -96, 0, out=sxx_db)
-    sxx_db += 96
+    # Block by block of rows (:func:`_row_blocks`); the column sums (for the mean over
+    # frequency) are taken row after row, as np.mean(axis=0) takes them.
+    sxx_db = np.empty(log_power.shape)
+    blocks = _row_blocks(*sxx_db.shape)
+    column_sum = None
+    for rows in blocks:
+        block = np.multiply(log_power[rows], 10, out=sxx_db[rows])
+        np.clip(block, -96, 0, out=block)
+        block += 96
+        if remove_rain:
+            for row in block:
+                column_sum = row.copy() if column_sum is None else np.add(column_sum, row, out=column_sum)
     # maad.sound.remove_background_along_axis with N=1 (no smoothing of the profile):
-    # subtract the profile, clip negatives to 0.
+    # subtract the profile, clip negatives to 0; then the same with the per-bin median.
     # (np.maximum(x, 0) is x[x < 0] = 0 but for the sign of zeros, which no threshold sees.)
     if remove_rain:
-        sxx_db -= np.mean(sxx_db, axis=0)[np.newaxis, :]
-        np.maximum(sxx_db, 0, out=sxx_db)
-    sxx_db -= median_rows_nonnegative(sxx_db)[:, np.newaxis]
-    clean = np.maximum(sxx_db, 0, out=sxx_db)
+        column_mean = column_sum / sxx_db.shape[0]
+    above_low = np.empty(sxx_db.shape, dtype=bool)
+    above_seed = np.empty(sxx_db.shape, dtype=bool)
+    for rows in blocks:
+        block = sxx_db[rows]
+        if remove_rain:
+            block -= column_mean
+            np.maximum(block, 0, out=block)
+        block -= median_rows_nonnegative(block)[:, np.newaxis]
+        np.maximum(block, 0, out=block)
+        # Double threshold (maad.rois.create_mask, mode "absolute"): keep the connected
+        # regions above low_level whose mean of (value where above seed_level) is > 0,
+        # i.e. that hold a pixel above both seed_level and 0.
+        np.greater(block, low_level, out=above_low[rows])
+        np.greater(block, max(seed_level, 0), out=above_seed[rows])
     delta_t = tn[1] - tn[0]
     delta_f = fn[1] - fn[0]
 
-    # Double threshold (maad.rois.create_mask, mode "absolute"): keep the connected
-    # regions above low_level whose mean of (value where above seed_level) is > 0,
-    # i.e. that hold a pixel above both seed_level and 0.
-    components, n_components = label(clean > low_level, return_num=True)
+    # skimage.measure.label of a boolean image is scipy's, with full connectivity.
+    components, n_components = ndimage_label(above_low, structure=np.ones((3, 3), dtype=bool))
     keep = np.zeros(n_components + 1, dtype=bool)
-    keep[components[clean > max(seed_level, 0)]] = True
+    keep[components[above_seed]] = True
     keep[0] = False
 
-    # The kept components, numbered in label order, are what labelling the mask gives.
-    labels = (np.cumsum(keep) * keep)[components]
+    # The kept components, numbered in label order, are what labelling the mask gives
+    # (find_objects costs a slice per label: the dropped components are numbered 0).
+    labels = np.take((np.cumsum(keep) * keep).astype(components.dtype), components)
     if isinstance(fusion_rois, (tuple, list, np.ndarray)):
         from skimage.morphology import closing
 
