@@ -33,7 +33,7 @@ _MIN = sys.float_info.min
 #: Relative margin around a dB threshold inside which the logarithm is taken exactly.
 _DB_MARGIN = 1e-9
 #: Spectrogram frames transformed at once (their buffers stay in cache).
-_FRAMES_PER_BLOCK = 256
+_FRAMES_PER_BLOCK = 64
 #: Elements per block of rows processed at once (a float64 block stays in the L2 cache).
 _BLOCK_ELEMENTS = 1 << 15
 
@@ -56,9 +56,11 @@ def power_spectrogram(
     The same steps as scipy's ``spectrogram(mode="complex")`` and scikit-maad's
     scaling, value for value: frames minus their mean, times the window, real FFT,
     times the two scale factors, squared modulus; the frames scikit-maad crops and
-    the Nyquist bin are dropped. The frames are transformed in blocks whose buffers
-    stay in cache and each block is written straight into a frequency-major array
-    (contiguous per-bin rows, as every per-bin reduction and median wants).
+    the Nyquist bin are dropped. The frames are transformed in blocks, in buffers
+    reused from block to block (they stay in cache), by numpy's real FFT (scipy's
+    pocketfft, value for value, but writing into a buffer), and each block is
+    written straight into a frequency-major array (contiguous per-bin rows, as
+    every per-bin reduction and median wants).
 
     Parameters
     ----------
@@ -76,7 +78,6 @@ def power_spectrogram(
     tn, fn : ndarray
         Frame times (s) and bin frequencies (Hz).
     """
-    from scipy.fft import rfft
     from scipy.signal import get_window
 
     noverlap = nperseg // 2 if noverlap is None else noverlap
@@ -88,18 +89,24 @@ def power_spectrogram(
     maad_scale = np.sqrt(2 * (fs / nperseg))
     n_bins = nperseg // 2
     sxx = np.empty((n_bins, n_frames))
+    # One set of block buffers, reused (fresh large arrays cost page faults).
+    n_block = max(1, min(_FRAMES_PER_BLOCK, n_frames))
+    centred = np.empty((n_block, nperseg))
+    spectrum = np.empty((n_block, nperseg // 2 + 1), dtype=complex)
+    magnitude = np.empty(spectrum.shape)
     for start in range(0, n_frames, _FRAMES_PER_BLOCK):
         block = frames[start:min(start + _FRAMES_PER_BLOCK, n_frames)]
-        centred = block - np.mean(block, axis=1, keepdims=True)
-        centred *= win
-        spectrum = rfft(centred, n=nperseg, axis=-1)
+        n = block.shape[0]
+        np.subtract(block, np.mean(block, axis=1, keepdims=True), out=centred[:n])
+        centred[:n] *= win
+        np.fft.rfft(centred[:n], n=nperseg, axis=-1, out=spectrum[:n])
         # A complex times a real scalar scales both parts exactly as here.
-        parts = spectrum.view(np.float64)
+        parts = spectrum[:n].view(np.float64)
         parts *= scipy_scale
         parts *= maad_scale
-        magnitude = np.abs(spectrum)
-        magnitude *= magnitude
-        sxx[:, start:start + block.shape[0]] = magnitude[:, :n_bins].T
+        np.abs(spectrum[:n], out=magnitude[:n])
+        magnitude[:n] *= magnitude[:n]
+        sxx[:, start:start + n] = magnitude[:n, :n_bins].T
     tn = np.arange(nperseg / 2, s.size - nperseg / 2 + 1, hop)[:n_frames] / float(fs)
     fn = np.fft.rfftfreq(nperseg, 1 / fs)[:n_bins]
     return sxx, tn, fn
