@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from scipy.ndimage import find_objects, uniform_filter1d
+from scipy.ndimage import uniform_filter1d
 from scipy.ndimage import label as ndimage_label
 from skimage.measure import label
 
@@ -705,12 +705,12 @@ def region_of_interest_index(
     Same steps and the same selection rules, including scikit-maad's quirks
     (a minimum area of ``min_event_duration * min_freq_bw`` pixels; ROIs removed
     for their duration, bandwidth or shape still count in ``aROI`` unless also
-    removed for their frequency), but per-region properties come from
-    ``bincount`` and ``find_objects`` instead of one Python object per region,
-    the unused spectral SNR is skipped and the per-bin median is
+    removed for their frequency), but per-region areas and boxes come from the
+    regions' pixels (:func:`_region_extents`) instead of one Python object per
+    region, the unused spectral SNR is skipped and the per-bin median is
     :func:`median_rows_nonnegative`. The regions of the mask are the kept components
-    of the double threshold, so they are renumbered, not labelled a second time
-    (unless ``fusion_rois`` merges them). ``log_power``, ``log10(sxx_power)``, may be passed when already
+    of the double threshold, so they are not labelled a second time (unless
+    ``fusion_rois`` merges them). ``log_power``, ``log10(sxx_power)``, may be passed when already
     computed (:func:`tfsd` shares it).
     """
     if log_power is None:
@@ -752,23 +752,26 @@ def region_of_interest_index(
 
     # skimage.measure.label of a boolean image is scipy's, with full connectivity.
     components, n_components = ndimage_label(above_low, structure=np.ones((3, 3), dtype=bool))
+    pixels = np.flatnonzero(above_low)
+    ids = components.ravel()[pixels]
     keep = np.zeros(n_components + 1, dtype=bool)
-    keep[components[above_seed]] = True
-    keep[0] = False
-
-    # The kept components, numbered in label order, are what labelling the mask gives
-    # (find_objects costs a slice per label: the dropped components are numbered 0).
-    labels = np.take((np.cumsum(keep) * keep).astype(components.dtype), components)
+    keep[ids[above_seed.ravel()[pixels]]] = True
     if isinstance(fusion_rois, (tuple, list, np.ndarray)):
         from skimage.morphology import closing
 
         n_y = round(fusion_rois[0] / delta_t)
         n_x = round(fusion_rois[1] / delta_f)
-        labels = label(closing(labels > 0, footprint=np.ones([n_x, n_y])))
+        labels = label(closing(keep[components], footprint=np.ones([n_x, n_y])))
+        pixels = np.flatnonzero(labels)
+        ids = labels.ravel()[pixels]
+    else:
+        # The regions of the mask are its kept components (the order of the regions
+        # reaches no index).
+        kept = keep[ids]
+        pixels, ids = pixels[kept], ids[kept]
     # select_rois: label the mask, keep regions by area.
-    area = np.bincount(labels.ravel())[1:]
-    boxes = find_objects(labels)
-    n_rows, image_size = labels.shape[1] - 1, labels.size
+    area, (min_y, max_y, min_x, max_x) = _region_extents(pixels, ids, above_low.shape[1])
+    n_rows, image_size = above_low.shape[1] - 1, above_low.size
     min_area = (
         min_event_duration * min_freq_bw
         if min_event_duration is not None and min_freq_bw is not None
@@ -780,10 +783,6 @@ def region_of_interest_index(
         else image_size
     )
     in_image = (area >= min_area) & (area <= max_area)
-    min_y = np.array([b[0].start for b in boxes], dtype=np.int64)
-    max_y = np.array([b[0].stop - 1 for b in boxes], dtype=np.int64)
-    min_x = np.array([b[1].start for b in boxes], dtype=np.int64)
-    max_x = np.array([b[1].stop - 1 for b in boxes], dtype=np.int64)
 
     listed = in_image.copy()
     duration = (max_x - min_x) * delta_t
@@ -834,3 +833,39 @@ def region_of_interest_index(
     n_roi = np.count_nonzero(listed) / (tn[-1] / 60)
     a_roi = area[in_image].sum() / image_size * 100
     return float(n_roi), float(a_roi)
+
+
+def _region_extents(
+    pixels: np.ndarray, ids: np.ndarray, n_cols: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Area and bounding box of each labelled region, from its pixels.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Flat (row-major) indices of the labelled pixels of an image ``n_cols`` wide.
+    ids : ndarray
+        Their labels (> 0).
+    n_cols : int
+        Image width.
+
+    Returns
+    -------
+    area : ndarray
+        Pixel count of each region present, in label order.
+    extents : tuple of ndarray
+        ``(min_y, max_y, min_x, max_x)`` of the same regions: the first and last row
+        and column of ``scipy.ndimage.find_objects``' slices.
+    """
+    rows, cols = np.divmod(pixels, n_cols)
+    count = np.bincount(ids)
+    size = count.size
+    extents = []
+    for coords in (rows, cols):
+        low, high = np.full(size, np.iinfo(np.int64).max), np.full(size, -1, dtype=np.int64)
+        np.minimum.at(low, ids, coords)
+        np.maximum.at(high, ids, coords)
+        extents += [low, high]
+    present = np.flatnonzero(count)
+    min_y, max_y, min_x, max_x = (extent[present] for extent in extents)
+    return count[present], (min_y, max_y, min_x, max_x)
