@@ -181,7 +181,10 @@ def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[st
         )
     if want("Hf"):  # maad.features.frequency_entropy(compatibility="QUT"), without the per-bin part
         out["Hf"] = entropy(mean_power)
-    out.update(_equalized(sxx, fn, mean_power, dt, (flim_low, flim_mid, flim_hi), opts, wanted))
+    # One spectrogram-sized work array serves the equalised spectrogram, then the
+    # amplitude, then the logarithm (fresh large arrays cost page faults).
+    work = np.empty(sxx.shape)
+    out.update(_equalized(sxx, fn, mean_power, dt, (flim_low, flim_mid, flim_hi), opts, wanted, work))
     if want("NDSI", "rBA", "AnthroEnergy", "BioEnergy"):
         out["NDSI"], out["rBA"], out["AnthroEnergy"], out["BioEnergy"] = indices_fast.soundscape_index(
             sum_power, fn, flim_mid, flim_low, opts["R_compatible"]
@@ -191,26 +194,26 @@ def _spectral(sxx, tn, fn, bands: dict, opts: dict, wanted: set[str]) -> dict[st
          out["H_GiniSimpson"]) = alpha.more_entropy(mean_power, order=3)
     if want("RAOQ"):
         out["RAOQ"] = alpha.frequency_raoq(mean_power, fn, bin_step=opts["bin_step"])
-    log_power = np.log10(sxx) if want("TFSD", "nROI", "aROI") else None
+    if want("ACI", "ROU", "AGI", "BI", "ADI", "AEI"):
+        out.update(_amplitude(np.sqrt(sxx, out=work), fn, dt, flim_low, flim_mid, opts, wanted))
+    ln_power = np.log(sxx, out=work) if want("TFSD", "nROI", "aROI") else None
     if want("TFSD"):
-        out["TFSD"] = indices_fast.tfsd(log_power, fn, flim_mid)
-    if want("nROI", "aROI"):
+        out["TFSD"] = indices_fast.tfsd(ln_power, fn, flim_mid)
+    if want("nROI", "aROI"):  # overwrites ln_power
         out["nROI"], out["aROI"] = indices_fast.region_of_interest_index(
-            sxx, tn, fn, log_power=log_power,
+            sxx, tn, fn, ln_power=ln_power,
             **{key: opts[key] for key in (
                 "seed_level", "low_level", "fusion_rois", "remove_rois_flim_min",
                 "remove_rois_flim_max", "remove_rain", "min_event_duration",
                 "max_event_duration", "min_freq_bw", "max_freq_bw", "max_ratio_xy")},
         )
-    if want("ACI", "ROU", "AGI", "BI", "ADI", "AEI"):
-        out.update(_amplitude(np.sqrt(sxx), fn, dt, flim_low, flim_mid, opts, wanted))
     return out
 
 
 def _equalized(
-    sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted: set[str]
+    sxx, fn, mean_power, dt: float, flims: tuple, opts: dict, wanted: set[str], work: np.ndarray
 ) -> dict[str, float]:
-    """Spectral SNR and the indices of the median-equalised spectrogram."""
+    """Spectral SNR and the indices of the median-equalised spectrogram (made in ``work``)."""
     equalized_names = {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW", "LFC", "MFC", "HFC",
                        "ACTspFract", "ACTspCount", "ACTspMean", "EVNspFract", "EVNspMean",
                        "EVNspCount"}
@@ -225,7 +228,7 @@ def _equalized(
         )
     if not wanted & equalized_names:
         return out
-    equalized = indices_fast.median_equalizer(sxx, median_per_bin)
+    equalized = indices_fast.median_equalizer(sxx, median_per_bin, out=work)
     if wanted & {"EAS", "ECU", "ECV", "EPS", "EPS_KURT", "EPS_SKEW"}:
         (out["EAS"], out["ECU"], out["ECV"], out["EPS"], out["EPS_KURT"],
          out["EPS_SKEW"]) = indices_fast.spectral_entropy(

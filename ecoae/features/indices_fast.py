@@ -32,6 +32,10 @@ from skimage.measure import label
 _MIN = sys.float_info.min
 #: Relative margin around a dB threshold inside which the logarithm is taken exactly.
 _DB_MARGIN = 1e-9
+#: Margin (dB) around the ROI thresholds inside which the dB image is made exactly.
+#: The image from ``ln`` is within about 1e-11 dB of scikit-maad's (a few units in the
+#: last place of values up to 96 dB, through a mean of 512 values and a median).
+_ROI_DB_MARGIN = 1e-9
 #: Spectrogram frames transformed at once (their buffers stay in cache).
 _FRAMES_PER_BLOCK = 64
 #: Elements per block of rows processed at once (a float64 block stays in the L2 cache).
@@ -414,14 +418,17 @@ def spectral_snr_from_median(
     return float(enrf), float(bgnf), float(enrf - bgnf)
 
 
-def median_equalizer(sxx: np.ndarray, median_per_bin: np.ndarray) -> np.ndarray:
+def median_equalizer(
+    sxx: np.ndarray, median_per_bin: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """``maad.sound.median_equalizer`` with the per-bin median computed once, not twice.
 
-    The element-wise steps run block by block of rows (:func:`_row_blocks`).
+    The element-wise steps run block by block of rows (:func:`_row_blocks`), into
+    ``out`` when given (an array shaped as ``sxx``).
     """
     norm = median_per_bin - np.min(sxx, axis=1)
     norm[norm <= 0] = sxx.max()
-    out = np.empty(sxx.shape)
+    out = np.empty(sxx.shape) if out is None else out
     for rows in _row_blocks(*sxx.shape):
         block = np.subtract(sxx[rows], median_per_bin[rows, np.newaxis], out=out[rows])
         block /= norm[rows, np.newaxis]
@@ -652,16 +659,17 @@ def bioacoustics_index(mean_amplitude: np.ndarray, peak: float, fn: np.ndarray, 
 
 
 def tfsd(log_power: np.ndarray, fn: np.ndarray, flim: np.ndarray) -> float:
-    """``maad.features.tfsd(a, fn, tn, flim, mode="thirdOctave", log=True)`` from ``log10(power)``.
+    """``maad.features.tfsd(a, fn, tn, flim, mode="thirdOctave", log=True)`` from ``log(power)``.
 
-    scikit-maad takes ``log10`` of the amplitude, ``log10(power) / 2`` up to the last
-    bit, so the logarithm is shared with the ROI index; the factor 1/2 cancels in the
-    ratio. The third-octave bands are row slices, not boolean-indexed copies.
+    scikit-maad takes ``log10`` of the amplitude, ``log(power)`` times a constant
+    (``1 / (2 ln 10)`` for the natural logarithm); the constant cancels in the
+    ratio, so the logarithm, in any base, is shared with the ROI index. The
+    third-octave bands are row slices, not boolean-indexed copies.
 
     Parameters
     ----------
     log_power : ndarray
-        ``log10`` of the power spectrogram (frequency x time).
+        Logarithm (any base) of the power spectrogram (frequency x time).
     fn : ndarray
         Bin frequencies (Hz).
     flim : ndarray
@@ -698,7 +706,7 @@ def region_of_interest_index(
     min_freq_bw: float | None = 50,
     max_freq_bw: float | None = None,
     max_ratio_xy: float | None = 10,
-    log_power: np.ndarray | None = None,
+    ln_power: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """``nROI, aROI`` exactly as ``maad.features.region_of_interest_index``.
 
@@ -710,43 +718,20 @@ def region_of_interest_index(
     region, the unused spectral SNR is skipped and the per-bin median is
     :func:`median_rows_nonnegative`. The regions of the mask are the kept components
     of the double threshold, so they are not labelled a second time (unless
-    ``fusion_rois`` merges them). ``log_power``, ``log10(sxx_power)``, may be passed when already
-    computed (:func:`tfsd` shares it).
+    ``fusion_rois`` merges them).
+
+    The dB image is made from the natural logarithm of the power (twice as fast
+    as ``log10`` here): ``ln_power``, ``np.log(sxx_power)``, when already computed
+    (:func:`tfsd` shares it; it is overwritten). Its values differ from scikit-maad's
+    by far less than ``_ROI_DB_MARGIN`` dB, so the masks are scikit-maad's unless a
+    value lies within that margin of a threshold; then the image is made again with
+    scikit-maad's ``10 * log10``.
     """
-    if log_power is None:
-        log_power = np.log10(sxx_power)
-    # power2dB(sxx_power, db_range=96) + 96; log10(0) = -inf is clipped like log10(tiny).
-    # Block by block of rows (:func:`_row_blocks`); the column sums (for the mean over
-    # frequency) are taken row after row, as np.mean(axis=0) takes them.
-    sxx_db = np.empty(log_power.shape)
-    blocks = _row_blocks(*sxx_db.shape)
-    column_sum = None
-    for rows in blocks:
-        block = np.multiply(log_power[rows], 10, out=sxx_db[rows])
-        np.clip(block, -96, 0, out=block)
-        block += 96
-        if remove_rain:
-            for row in block:
-                column_sum = row.copy() if column_sum is None else np.add(column_sum, row, out=column_sum)
-    # maad.sound.remove_background_along_axis with N=1 (no smoothing of the profile):
-    # subtract the profile, clip negatives to 0; then the same with the per-bin median.
-    # (np.maximum(x, 0) is x[x < 0] = 0 but for the sign of zeros, which no threshold sees.)
-    if remove_rain:
-        column_mean = column_sum / sxx_db.shape[0]
-    above_low = np.empty(sxx_db.shape, dtype=bool)
-    above_seed = np.empty(sxx_db.shape, dtype=bool)
-    for rows in blocks:
-        block = sxx_db[rows]
-        if remove_rain:
-            block -= column_mean
-            np.maximum(block, 0, out=block)
-        block -= median_rows_nonnegative(block)[:, np.newaxis]
-        np.maximum(block, 0, out=block)
-        # Double threshold (maad.rois.create_mask, mode "absolute"): keep the connected
-        # regions above low_level whose mean of (value where above seed_level) is > 0,
-        # i.e. that hold a pixel above both seed_level and 0.
-        np.greater(block, low_level, out=above_low[rows])
-        np.greater(block, max(seed_level, 0), out=above_seed[rows])
+    work = np.log(sxx_power) if ln_power is None else ln_power
+    masks = _roi_masks(work, 10 / np.log(10), _ROI_DB_MARGIN, low_level, seed_level, remove_rain)
+    if masks is None:
+        masks = _roi_masks(np.log10(sxx_power, out=work), 10, 0, low_level, seed_level, remove_rain)
+    above_low, above_seed = masks
     delta_t = tn[1] - tn[0]
     delta_f = fn[1] - fn[0]
 
@@ -833,6 +818,66 @@ def region_of_interest_index(
     n_roi = np.count_nonzero(listed) / (tn[-1] / 60)
     a_roi = area[in_image].sum() / image_size * 100
     return float(n_roi), float(a_roi)
+
+
+def _roi_masks(
+    log_power: np.ndarray, factor: float, margin: float, low_level: float, seed_level: float,
+    remove_rain: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Double-threshold masks of the ROI index's dB image, made in ``log_power``.
+
+    The image is ``power2dB(power, db_range=96) + 96`` (``factor * log_power``
+    clipped to [-96, 0], plus 96) less the mean over frequency (``remove_rain``),
+    clipped at 0, less the per-bin median, clipped at 0: scikit-maad's steps in its
+    order, block by block of rows (:func:`_row_blocks`).
+
+    Parameters
+    ----------
+    log_power : ndarray
+        Logarithm of the power spectrogram (overwritten with the image).
+    factor : float
+        Turns ``log_power`` into dB (10 for ``log10``).
+    margin : float
+        dB: a value of the image within it of a threshold returns None.
+    low_level, seed_level : float
+        Thresholds (dB).
+    remove_rain : bool
+        Whether the mean over frequency is removed.
+
+    Returns
+    -------
+    tuple of ndarray or None
+        ``(image > low_level, image > max(seed_level, 0))``, or None.
+    """
+    blocks = _row_blocks(*log_power.shape)
+    for rows in blocks:  # power2dB; log(0) = -inf is clipped like log(tiny)
+        block = log_power[rows]
+        block *= factor
+        np.clip(block, -96, 0, out=block)
+        block += 96
+    # maad.sound.remove_background_along_axis with N=1 (no smoothing of the profile):
+    # subtract the profile, clip negatives to 0; then the same with the per-bin median.
+    # (np.maximum(x, 0) is x[x < 0] = 0 but for the sign of zeros, which no threshold sees.)
+    # np.sum(axis=0) of a row-major array adds the rows one after the other, as np.mean.
+    column_mean = np.sum(log_power, axis=0) / log_power.shape[0] if remove_rain else None
+    # Double threshold (maad.rois.create_mask, mode "absolute"): keep the connected
+    # regions above low_level whose mean of (value where above seed_level) is > 0,
+    # i.e. that hold a pixel above both seed_level and 0.
+    masks = [(low_level, np.empty(log_power.shape, dtype=bool)),
+             (max(seed_level, 0), np.empty(log_power.shape, dtype=bool))]
+    for rows in blocks:
+        block = log_power[rows]
+        if remove_rain:
+            block -= column_mean
+            np.maximum(block, 0, out=block)
+        block -= median_rows_nonnegative(block)[:, np.newaxis]
+        np.maximum(block, 0, out=block)
+        for threshold, mask in masks:
+            above = np.greater(block, threshold + margin, out=mask[rows])
+            # above implies the looser test: equal counts, no value within the margin
+            if margin and np.count_nonzero(block > threshold - margin) != np.count_nonzero(above):
+                return None
+    return masks[0][1], masks[1][1]
 
 
 def _region_extents(
