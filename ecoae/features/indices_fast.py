@@ -442,7 +442,7 @@ def spectral_entropy(sxx: np.ndarray, fn: np.ndarray, flim: tuple[float, float])
     The band is a row slice (no copies), read block by block of rows
     (:func:`_row_blocks`); its per-bin mean is computed once, for the variance too.
     The peak bin of each frame (``argmax`` down the columns, slow on row-major
-    data) is the first row holding the column maximum, kept across blocks.
+    data) is the first row holding the column maximum, found row after row.
     """
     from maad.util import entropy, index_bw, kurtosis, skewness
 
@@ -452,17 +452,17 @@ def spectral_entropy(sxx: np.ndarray, fn: np.ndarray, flim: tuple[float, float])
     mean, var = np.empty(n_rows), np.empty(n_rows)
     peak = np.full(n_cols, -np.inf)
     peak_row = np.zeros(n_cols, dtype=np.intp)
+    higher = np.empty(n_cols, dtype=bool)
     for block_rows in _row_blocks(n_rows, n_cols):
         block = band[block_rows]
         mean[block_rows] = np.mean(block, axis=1)
         squares = block - mean[block_rows, np.newaxis]  # np.var(band, axis=1), operation for operation
         squares *= squares
         var[block_rows] = np.sum(squares, axis=1) / n_cols
-        block_peak = np.max(block, axis=0)
-        first = np.where(block == block_peak, np.arange(block_rows.start, block_rows.stop)[:, np.newaxis], n_rows)
-        higher = block_peak > peak  # strictly: an earlier row keeps a tie, as argmax does
-        peak[higher] = block_peak[higher]
-        peak_row[higher] = np.min(first, axis=0)[higher]
+        for i, row in enumerate(block, block_rows.start):
+            np.greater(row, peak, out=higher)  # strictly: an earlier row keeps a tie, as argmax does
+            np.maximum(peak, row, out=peak)
+            peak_row[higher] = i
     if np.isnan(peak).any():  # argmax stops at the first NaN
         peak_row = np.argmax(band, axis=0)
     eas, ecu, ecv = 1 - entropy(mean), 1 - entropy(var), 1 - entropy(var / mean)
