@@ -10,9 +10,11 @@ each against scikit-maad on real recordings and generated edge cases. Everything
 else is computed by calling scikit-maad itself.
 
 Every array that a threshold or a median reads (the spectrogram, the equalised
-spectrogram, the ROI dB image, the time gradient) is computed with scikit-maad's
-operations in its order, so it is bit for bit scikit-maad's and every thresholded
-decision (activity, events, ROIs, ADI/AEI scores) is the same. Elsewhere
+spectrogram, the time gradient) is computed with scikit-maad's operations in its
+order, so it is bit for bit scikit-maad's and every thresholded decision (activity,
+events, ADI/AEI scores) is the same; the ROI dB image is made from the natural
+logarithm and made again exactly where a value comes near a threshold
+(:func:`region_of_interest_index`), so the ROIs are the same too. Elsewhere
 sums are taken in another order (per row of a row-major array rather than down a
 column-major one) or before a division rather than after, and a logarithm or a
 power mean is shared where scikit-maad recomputes it; this moves results by a few
