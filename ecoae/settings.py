@@ -267,30 +267,25 @@ class ModelSettings(Section):
     """One auto-encoder (an entry of config ``autoencoder.models``)."""
 
     VARIANTS: ClassVar[tuple[str, ...]] = ("explicit", "implicit")
-    #: Default widths per variant: the max-pooling network needs the wider early layers to
-    #: beat PCA-32 (docs/autoencoder.md); the strided one does so with the narrow ones.
-    VARIANT_CHANNELS: ClassVar[dict[str, tuple[int, ...]]] = {
-        "explicit": (16, 32, 64, 64),
-        "implicit": (8, 16, 32, 64),
-    }
     CENTRINGS: ClassVar[tuple[str, ...]] = ("none", "image")
     NORMS: ClassVar[tuple[str, ...]] = ("none", "batch")
+    UNPOOLINGS: ClassVar[tuple[str, ...]] = ("nearest", "switches")
 
     variant: str = "explicit"
     feature_size: int = 384
-    channels: tuple[int, ...] | None = None
+    channels: tuple[int, ...] = (8, 16, 32, 64)
     centring: str = "image"
     norm: str = "none"
     bottleneck_relu: bool = False
+    unpooling: str = "nearest"
     checkpoint: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _one_of("variant", self.variant, self.VARIANTS)
-        if self.channels is None:
-            object.__setattr__(self, "channels", self.VARIANT_CHANNELS[self.variant])
         _one_of("centring", self.centring, self.CENTRINGS)
         _one_of("norm", self.norm, self.NORMS)
+        _one_of("unpooling", self.unpooling, self.UNPOOLINGS)
         _check(self.feature_size >= 1, f"feature_size must be positive, not {self.feature_size}")
         _check(len(self.channels) == 4 and min(self.channels) >= 1, "channels must be 4 positive widths")
 

@@ -11,7 +11,7 @@ from ecoae.features.autoencoder import Architecture, ConvAutoEncoder, images_to_
 SIZES = [128, 384, 1024]
 
 
-def explicit_shapes(f, c=(16, 32, 64, 64)):
+def explicit_shapes(f, c=(8, 16, 32, 64)):
     return [
         ("encoder_convs.0", (c[0], 126, 126)), ("pool", (c[0], 63, 63)),
         ("encoder_convs.1", (c[1], 63, 63)), ("pool", (c[1], 31, 31)),
@@ -45,9 +45,33 @@ def test_every_layer_shape(variant, feature_size):
     assert all(shape[0] == 2 for _, shape in layer_shapes(model, batch=2))
 
 
+@pytest.mark.parametrize("feature_size", [32, 384])
+def test_both_unpoolings_mirror_the_encoder(feature_size):
+    """Max-unpooling and nearest-neighbour upsampling restore the same pre-pooling sizes."""
+    for unpooling in ("nearest", "switches"):
+        model = ConvAutoEncoder(Architecture("explicit", feature_size, unpooling=unpooling))
+        shapes = [(name, shape[1:]) for name, shape in layer_shapes(model, batch=2)]
+        assert shapes == explicit_shapes(feature_size, model.architecture.channels)
+    with pytest.raises(ValueError, match="unpooling"):
+        Architecture("explicit", 384, unpooling="bilinear")
+
+
+def test_nearest_unpooling_decodes_from_the_feature_alone():
+    """Without switches, two images with the same feature vector get the same reconstruction."""
+    torch.manual_seed(0)
+    model = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), unpooling="nearest")).eval()
+    images = images_to_tensor(np.random.default_rng(2).integers(0, 256, (2, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        features, switches = model._encode(images)
+        assert all(indices is None for indices, _ in switches)
+        same = model.decode(features[:1].expand(2, -1), switches)
+    torch.testing.assert_close(same[0], same[1])
+
+
+@pytest.mark.parametrize("unpooling", ["nearest", "switches"])
 @pytest.mark.parametrize("variant", ["explicit", "implicit"])
-def test_paper_geometry_of_convolutions_and_pooling(variant):
-    model = ConvAutoEncoder(Architecture(variant, 384))
+def test_paper_geometry_of_convolutions_and_pooling(variant, unpooling):
+    model = ConvAutoEncoder(Architecture(variant, 384, unpooling=unpooling))
     encoder, decoder = model.encoder_convs, model.decoder_convs
     assert len(encoder) == len(decoder) == 4
     assert all(conv.kernel_size == (3, 3) for conv in [*encoder, *decoder])
@@ -56,7 +80,8 @@ def test_paper_geometry_of_convolutions_and_pooling(variant):
         assert all(conv.stride == (1, 1) for conv in [*encoder, *decoder])
         # Decoder order of use is 3, 2, 1, 0: padding 1 on each but the last used.
         assert [decoder[i].padding for i in (3, 2, 1, 0)] == [(1, 1), (1, 1), (1, 1), (0, 0)]
-        for layer in (model.pool, model.unpool):
+        layers = (model.pool, model.unpool) if unpooling == "switches" else (model.pool,)
+        for layer in layers:
             assert (layer.kernel_size, layer.stride, layer.padding) in {(4, 2, 1), ((4, 4), (2, 2), (1, 1))}
     else:
         assert model.pool is None and model.unpool is None
@@ -98,7 +123,8 @@ def test_images_to_tensor_repeats_one_channel():
 def test_three_channel_checkpoint_weights_fold_to_one_channel(variant):
     """A first-release checkpoint (3 input and 3 output channels) loads and computes the same."""
     torch.manual_seed(0)
-    model = ConvAutoEncoder(Architecture(variant, 32, (4, 8, 8, 8), centring="none", bottleneck_relu=True)).eval()
+    model = ConvAutoEncoder(Architecture(variant, 32, (4, 8, 8, 8), centring="none", bottleneck_relu=True,
+                                         unpooling="switches")).eval()
     legacy = dict(model.state_dict())
     first, last = legacy["encoder_convs.0.weight"], legacy["decoder_convs.0.weight"]
     legacy["encoder_convs.0.weight"] = first.repeat(1, 3, 1, 1) / 3  # three identical inputs sum to one

@@ -22,11 +22,15 @@ Where it is silent or inconsistent, the choices are:
 * **384 values.** ``C × 7 × 7`` can never be 384, so the flattened last map goes
   through one fully connected layer to ``feature_size`` values (the feature) and a
   fully connected layer maps it back.
-* **Channels.** ``channels`` gives the four encoder widths (default 16, 32, 64, 64);
+* **Channels.** ``channels`` gives the four encoder widths (default 8, 16, 32, 64);
   the decoder mirrors them.
-* **Unpooling switches.** Max-unpooling needs the positions of the maxima, which come
-  from the encoder: the explicit decoder sees where energy was, not only the feature
-  vector. The implicit variant has no such side channel.
+* **Unpooling** (``unpooling``). The paper does not say how its decoder undoes the
+  pooling. ``"nearest"`` (default) enlarges each map to the encoder's pre-pooling
+  size by nearest-neighbour upsampling, so the decoder sees only the feature vector.
+  ``"switches"`` is max-unpooling: values go back to the positions of the encoder's
+  maxima, a side channel that tells the decoder where energy was; with overlapping
+  4×4 windows it leaves most of each map zero, and it trained slower and reconstructed
+  worse (docs/autoencoder.md). The implicit variant has no pooling to undo.
 * **Implicit variant.** Each pooling layer is removed and its convolution is 3×3 with
   stride 2 and padding 1 (``128 → 64 → 32 → 16 → 8``); the decoder uses 3×3
   transposed convolutions with stride 2 (output padding 1).
@@ -45,6 +49,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional
 
 from ecoae.features.spectrogram import IMAGE_SIZE
 from ecoae.settings import ModelSettings
@@ -54,8 +59,9 @@ INPUT_CHANNELS = 3
 VARIANTS = ModelSettings.VARIANTS
 CENTRINGS = ModelSettings.CENTRINGS
 NORMS = ModelSettings.NORMS
+UNPOOLINGS = ModelSettings.UNPOOLINGS
 #: Values a checkpoint written before a field existed was trained with.
-LEGACY_FIELDS = {"centring": "none", "norm": "none", "bottleneck_relu": True}
+LEGACY_FIELDS = {"centring": "none", "norm": "none", "bottleneck_relu": True, "unpooling": "switches"}
 #: Keeps ``logit(mean)`` finite for all-black or all-white mean pixels.
 _LOGIT_EPS = 1e-3
 
@@ -70,9 +76,8 @@ class Architecture:
         Max-pooling + unpooling, or strided (transposed) convolutions.
     feature_size : int
         Length of the bottleneck feature vector.
-    channels : tuple of 4 int, optional
-        Output channels of the four encoder convolutions; default per variant
-        (:attr:`ecoae.settings.ModelSettings.VARIANT_CHANNELS`).
+    channels : tuple of 4 int
+        Output channels of the four encoder convolutions.
     centring : {"image", "none"}
         Subtract the training mean image at the input and add it back (in logit
         space) at the output, or not.
@@ -81,28 +86,32 @@ class Architecture:
     bottleneck_relu : bool
         ReLU on the last encoder map (before the linear layer to the feature) and on
         the output of the linear layer from the feature.
+    unpooling : {"nearest", "switches"}
+        How the explicit decoder undoes each max-pooling: nearest-neighbour upsampling,
+        or max-unpooling at the encoder's maxima (ignored by the implicit variant).
     """
 
     variant: str = ModelSettings.variant
     feature_size: int = ModelSettings.feature_size
-    channels: tuple[int, ...] | None = None
+    channels: tuple[int, ...] = ModelSettings.channels
     centring: str = ModelSettings.centring
     norm: str = ModelSettings.norm
     bottleneck_relu: bool = ModelSettings.bottleneck_relu
+    unpooling: str = ModelSettings.unpooling
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.feature_size < 1:
             raise ValueError(f"feature_size must be positive, not {self.feature_size}")
-        if self.channels is None:
-            object.__setattr__(self, "channels", ModelSettings.VARIANT_CHANNELS[self.variant])
         if len(self.channels) != 4 or min(self.channels) < 1:
             raise ValueError(f"channels must be 4 positive widths, not {list(self.channels)}")
         if self.centring not in CENTRINGS:
             raise ValueError(f"centring must be one of {CENTRINGS}, not {self.centring!r}")
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, not {self.norm!r}")
+        if self.unpooling not in UNPOOLINGS:
+            raise ValueError(f"unpooling must be one of {UNPOOLINGS}, not {self.unpooling!r}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "bottleneck_relu", bool(self.bottleneck_relu))
 
@@ -138,6 +147,14 @@ def _bottleneck_side(variant: str) -> int:
     return side
 
 
+class NearestUnpool(nn.Module):
+    """Undo a max-pooling by nearest-neighbour upsampling to the pre-pooling size."""
+
+    def forward(self, x: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """Return ``x`` enlarged to ``size`` (height, width)."""
+        return functional.interpolate(x, size=tuple(size), mode="nearest")
+
+
 class ConvAutoEncoder(nn.Module):
     """Convolutional auto-encoder; ``forward`` returns the reconstruction.
 
@@ -171,8 +188,14 @@ class ConvAutoEncoder(nn.Module):
             self.decoder_norms = nn.ModuleList(nn.BatchNorm2d(c) for c in widths[1:4])
         else:
             self.encoder_norms = self.decoder_norms = None
-        self.pool = nn.MaxPool2d(4, stride=2, padding=1, return_indices=True) if explicit else None
-        self.unpool = nn.MaxUnpool2d(4, stride=2, padding=1) if explicit else None
+        self.switches = explicit and architecture.unpooling == "switches"
+        self.pool = nn.MaxPool2d(4, stride=2, padding=1, return_indices=self.switches) if explicit else None
+        if not explicit:
+            self.unpool = None
+        elif self.switches:
+            self.unpool = nn.MaxUnpool2d(4, stride=2, padding=1)
+        else:
+            self.unpool = NearestUnpool()
         flat = widths[-1] * self.side * self.side
         self.to_feature = nn.Linear(flat, architecture.feature_size)
         self.from_feature = nn.Linear(architecture.feature_size, flat)
@@ -206,7 +229,7 @@ class ConvAutoEncoder(nn.Module):
                 x = self.encoder_norms[stage](x)
             if self.pool is not None:
                 size = x.shape[-2:]
-                x, indices = self.pool(x)
+                x, indices = self.pool(x) if self.switches else (self.pool(x), None)
                 switches.append((indices, size))
         return self.to_feature(x.flatten(1)), switches
 
@@ -215,7 +238,11 @@ class ConvAutoEncoder(nn.Module):
         return self._encode(images)[0]
 
     def decode(self, features: torch.Tensor, switches: list) -> torch.Tensor:
-        """Reconstruct ``(batch, 1, 128, 128)`` images from features (and, explicit variant, pooling switches)."""
+        """Reconstruct ``(batch, 1, 128, 128)`` images from features.
+
+        ``switches`` holds, per pooling stage of the explicit variant, the pooling
+        indices (None unless ``unpooling`` is ``"switches"``) and the pre-pooling size.
+        """
         x = self.from_feature(features)
         if self.architecture.bottleneck_relu:
             x = torch.relu(x)
@@ -223,7 +250,7 @@ class ConvAutoEncoder(nn.Module):
         for stage in reversed(range(4)):
             if self.unpool is not None:
                 indices, size = switches[stage]
-                x = self.unpool(x, indices, output_size=size)
+                x = self.unpool(x, indices, output_size=size) if self.switches else self.unpool(x, size)
             x = self.decoder_convs[stage](x)
             if stage > 0:
                 x = self._hidden(x, self.decoder_norms, stage - 1)
@@ -264,7 +291,7 @@ def layer_shapes(model: ConvAutoEncoder, batch: int = 1) -> list[tuple[str, tupl
     shapes: list[tuple[str, tuple[int, ...]]] = []
     hooks = []
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.MaxPool2d, nn.MaxUnpool2d)):
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.MaxPool2d, nn.MaxUnpool2d, NearestUnpool)):
             def record(_module, _inputs, output, name=name):
                 output = output[0] if isinstance(output, tuple) else output
                 shapes.append((name, tuple(output.shape)))
