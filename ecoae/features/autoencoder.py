@@ -148,11 +148,14 @@ def _bottleneck_side(variant: str) -> int:
 
 
 class NearestUnpool(nn.Module):
-    """Undo a max-pooling by nearest-neighbour upsampling to the pre-pooling size."""
+    """Undo a max-pooling by nearest-neighbour upsampling to the pre-pooling size.
 
-    def forward(self, x: torch.Tensor, size: torch.Size) -> torch.Tensor:
-        """Return ``x`` enlarged to ``size`` (height, width)."""
-        return functional.interpolate(x, size=tuple(size), mode="nearest")
+    Called like :class:`torch.nn.MaxUnpool2d`, so the decoder treats both alike.
+    """
+
+    def forward(self, x: torch.Tensor, indices: None, output_size: torch.Size) -> torch.Tensor:
+        """Return ``x`` enlarged to ``output_size`` (height, width); ``indices`` is unused (None)."""
+        return functional.interpolate(x, size=tuple(output_size), mode="nearest")
 
 
 class ConvAutoEncoder(nn.Module):
@@ -250,7 +253,7 @@ class ConvAutoEncoder(nn.Module):
         for stage in reversed(range(4)):
             if self.unpool is not None:
                 indices, size = switches[stage]
-                x = self.unpool(x, indices, output_size=size) if self.switches else self.unpool(x, size)
+                x = self.unpool(x, indices, output_size=size)
             x = self.decoder_convs[stage](x)
             if stage > 0:
                 x = self._hidden(x, self.decoder_norms, stage - 1)
