@@ -3,7 +3,7 @@
 Snakemake's benchmark record gives a job's CPU time as a whole, and samples it (every
 0.5 s at first, every 30 s later, never at the very end), so it misses the end of
 every job. A job that computes several sets (the audio-feature job: indices, MFCC,
-…; the image job: spectrograms and every encoder; each serves a batch of partitions)
+…, spectrograms; the image job: every encoder; each serves a batch of partitions)
 also writes ``costs/<step>/site=…/days=….tsv`` (:meth:`ecoae.layout.Layout.costs`): the
 CPU seconds each stage spent on the batch's segments, measured in whichever process
 ran it; ``decode``, the shared reading and resampling; and ``job``, the whole

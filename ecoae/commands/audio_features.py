@@ -1,10 +1,12 @@
 """``ecoae audio-features``: every feature set computed from segment audio (``indices``,
-``mfcc``, …) for partitions in one pass each, each segment decoded once; and ``ecoae <set>``
-for one set of one partition.
+``mfcc``, …), and the spectrogram images, for partitions in one pass each, each segment
+decoded once; and ``ecoae <set>`` for one set of one partition.
 
 The workflow runs ``audio-features`` once per batch of partitions (:mod:`ecoae.batches`:
 one process that imports the libraries once and serves every set and every partition),
 writing each set's store and problem table where :class:`ecoae.layout.Layout` puts them.
+With ``--spectrograms`` the same pass renders the images the image models encode
+(``spectrograms/`` and ``problems/spectrograms/``), so the image job never reads audio.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def register(subparsers) -> None:
                                f'{{"indices": {{}}, "mfcc": {{"n_mfcc": 13}}}}); sets: {", ".join(AUDIO_FEATURE_SETS)}')
     combined.add_argument("--results", required=True,
                           help="results folder: writes features/<set>/ and problems/<set>/ of the segments' partition")
+    combined.add_argument("--spectrograms", type=json_object, metavar="SETTINGS",
+                          help="also render the spectrogram images in the same pass (writes spectrograms/ and "
+                               "problems/spectrograms/ of the partition): " + section_help("spectrogram"))
     combined.add_argument("--costs", help="file to write the CPU seconds of each set (and of decoding) to")
     combined.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
     add_batch_arguments(combined)
@@ -78,11 +83,14 @@ def run_audio_features(args: argparse.Namespace) -> int:
         log.error("audio-features: %s", error)
         return 2
     unknown = sorted(set(args.sets) - set(AUDIO_FEATURE_SETS))
+    if not args.sets and args.spectrograms is None:
+        log.error("audio-features: nothing to compute: give --sets with at least one set, or --spectrograms")
+        return 2
     if unknown:
         log.error("--sets: unknown feature set(s) %s; known: %s", ", ".join(unknown), ", ".join(AUDIO_FEATURE_SETS))
         return 2
     try:
-        plan = plan_sets(args.audio, args.sets)
+        plan = plan_sets(args.audio, args.sets, args.spectrograms)
     except SettingsError as error:
         log.error("%s (fix config/config.yaml or your --configfile)", error)
         return 2
@@ -91,23 +99,31 @@ def run_audio_features(args: argparse.Namespace) -> int:
     def one_partition(path: str, partition: tuple[str, str]) -> dict[str, float]:
         outputs = {name: (Path(layout.features(name, *partition)), Path(layout.problems(name, *partition)))
                    for name in args.sets}
+        if plan.recipe is not None:
+            outputs[IMAGES] = (Path(layout.spectrograms(*partition)), Path(layout.problems(IMAGES, *partition)))
         return compute_partition(path, args.archive, plan, outputs, args.threads)
 
     serve_batch(paths, one_partition, args.costs, args.record)
     return 0
 
 
+#: Name of the spectrogram rendering in a pass (its store, problem stage and cost stage).
+IMAGES = "spectrograms"
+
+
 class SetPlan(NamedTuple):
-    """What one pass computes: the audio settings, and per set its registry entry,
-    settings and analysis."""
+    """What one pass computes: the audio settings, per set its registry entry, settings
+    and analysis, and the image recipe when the pass also renders spectrograms (its
+    analysis is then under :data:`IMAGES`)."""
 
     audio: Any
     entries: dict[str, Any]
     settings: dict[str, Any]
     analyses: dict[str, Any]
+    recipe: Any = None
 
 
-def plan_sets(audio_section: dict, sections: dict[str, dict]) -> SetPlan:
+def plan_sets(audio_section: dict, sections: dict[str, dict], spectrogram_section: dict | None = None) -> SetPlan:
     """Check the settings of the requested sets and build their analyses.
 
     Parameters
@@ -116,6 +132,8 @@ def plan_sets(audio_section: dict, sections: dict[str, dict]) -> SetPlan:
         Config section ``audio``.
     sections : dict
         Set name -> its config section.
+    spectrogram_section : dict, optional
+        Config section ``spectrogram``: the pass also renders the images.
 
     Raises
     ------
@@ -129,7 +147,15 @@ def plan_sets(audio_section: dict, sections: dict[str, dict]) -> SetPlan:
     settings = {name: entry.settings_class().from_mapping(sections[name], entry.section)
                 for name, entry in entries.items()}
     analyses = {name: entry.make_analysis(audio, settings[name]) for name, entry in entries.items()}
-    return SetPlan(audio, entries, settings, analyses)
+    recipe = None
+    if spectrogram_section is not None:
+        from ecoae.features.spectrogram import ImageRecipe, image_analysis
+        from ecoae.settings import SpectrogramSettings
+
+        spectrogram = SpectrogramSettings.from_mapping(spectrogram_section, "spectrogram")
+        recipe = ImageRecipe.from_settings(audio, spectrogram)
+        analyses[IMAGES] = image_analysis(recipe)
+    return SetPlan(audio, entries, settings, analyses, recipe)
 
 
 def compute_partition(
@@ -150,7 +176,8 @@ def compute_partition(
     plan : SetPlan
         The sets to compute (:func:`plan_sets`).
     outputs : dict
-        Set name -> (feature store file, problem table file).
+        Set name -> (feature store file, problem table file); when the plan renders
+        images, :data:`IMAGES` -> (spectrogram store file, problem table file).
     threads : int
         Worker processes.
 
@@ -176,11 +203,18 @@ def compute_partition(
         features_path, problems_path = outputs[name]
         write_partition(table, features_path)
         write_problems(problems, problems_path)
+    if plan.recipe is not None:
+        from ecoae.features.spectrogram import images_of, write_spectrograms
+
+        rendered = done.results[IMAGES]
+        store_path, problems_path = outputs[IMAGES]
+        write_spectrograms(store_path, segments[rendered.kept].reset_index(drop=True), images_of(rendered), plan.recipe)
+        write_problems(rendered.problems, problems_path)
     seconds = time.perf_counter() - started
     audio_minutes = float(segments["duration"].sum()) / 60
     log.info(
         "%s of %s: %d segments, %.2f min of audio in %.1f s (%.3f s per minute, %d threads); CPU s: %s",
-        "+".join(plan.entries), segments_path, len(segments), audio_minutes, seconds,
+        "+".join(plan.analyses), segments_path, len(segments), audio_minutes, seconds,
         seconds / audio_minutes if audio_minutes else float("nan"), threads, json.dumps(
             {stage: round(value, 3) for stage, value in done.cpu_s.items()}),
     )

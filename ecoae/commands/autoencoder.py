@@ -1,5 +1,6 @@
 """Sub-commands of the image stage: images (what the workflow runs per batch of partitions:
-render and encode with every model in one process), and its steps alone: spectrograms, train-sample,
+encode the stored spectrogram images with every model in one process; ``audio-features
+--spectrograms`` rendered them), and its steps alone: spectrograms, train-sample,
 training-images, train, encode, fit-pca and encode-pca (the linear baseline of the same images)."""
 
 from __future__ import annotations
@@ -28,24 +29,24 @@ def register(subparsers) -> None:
     spectrograms.set_defaults(handler=run_spectrograms)
 
     images_job = subparsers.add_parser(
-        "images", help="render partitions' spectrograms and encode them with every model (one process)"
+        "images", help="encode partitions' stored spectrogram images with every model (one process)"
     )
     images_job.add_argument("segments", nargs="*",
-                            help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet)")
-    images_job.add_argument("--archive", required=True, help="folder the segments' paths are relative to")
+                            help="segment store partition(s) (…/segments/site=…/date=…/part-0.parquet) whose "
+                                 "images (results/spectrograms/, from `audio-features --spectrograms`) to encode")
     images_job.add_argument("--models", type=json_object, required=True,
                             help='JSON object: feature set -> model file, e.g. {"ae-explicit384": '
                                  '"results/models/explicit384/model.pt", "pca32": "results/models/pca32/model.npz"}')
     images_job.add_argument("--results", required=True,
-                            help="results folder: writes spectrograms/, problems/spectrograms/ and features/<set>/ "
-                                 "of the segments' partition")
-    images_job.add_argument("--costs", help="file to write the CPU seconds of rendering and of each model to")
+                            help="results folder: reads spectrograms/ and writes features/<set>/ of the segments' "
+                                 "partition")
+    images_job.add_argument("--costs", help="file to write the CPU seconds of each model to")
     add_batch_arguments(images_job)
     images_job.add_argument("--batch-size", type=int, default=16,
                             help="images encoded at once (autoencoder.encode_batch_size; default 16)")
     images_job.add_argument("--device", default="auto",
                             help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    _add_image_settings(images_job)
+    images_job.add_argument("--threads", type=int, default=1, help="CPU threads of torch (default 1)")
     images_job.set_defaults(handler=run_images)
 
     sample = subparsers.add_parser("train-sample", help="draw the frozen, seeded training sample of segments")
@@ -113,8 +114,7 @@ def _add_image_settings(parser) -> None:
     parser.add_argument("--audio", type=json_object, default={}, help=section_help("audio"))
     parser.add_argument("--settings", type=json_object, default={}, help=section_help("spectrogram"))
     parser.add_argument("--threads", type=int, default=1,
-                        help="worker processes reading and rendering segments; `images` then encodes on as many "
-                             "torch threads (default 1)")
+                        help="worker processes reading and rendering segments (default 1)")
 
 
 def _image_recipe(args):
@@ -143,7 +143,7 @@ def run_spectrograms(args) -> int:
 
 
 def run_images(args) -> int:
-    """Render each partition, write its spectrogram store, and encode it with every model."""
+    """Encode each partition's stored spectrogram images with every model."""
     from ecoae.batches import segment_files, serve_batch
 
     try:
@@ -151,31 +151,32 @@ def run_images(args) -> int:
     except ValueError as error:
         log.error("images: %s", error)
         return 2
-    recipe, channel = _image_recipe(args)
-    serve_batch(paths, lambda path, partition: _images_of_partition(path, partition, recipe, channel, args),
-                args.costs, args.record)
+    try:
+        serve_batch(paths, lambda path, partition: _images_of_partition(path, partition, args),
+                    args.costs, args.record)
+    except (FileNotFoundError, ValueError) as error:
+        log.error("images: %s", error)
+        return 1
     return 0
 
 
-def _images_of_partition(segments_path: str, partition: tuple[str, str], recipe, channel,
-                         args: argparse.Namespace) -> dict[str, float]:
-    """Render one partition, write its spectrograms and problems, encode with every model; CPU s per stage."""
+def _images_of_partition(segments_path: str, partition: tuple[str, str], args: argparse.Namespace) -> dict[str, float]:
+    """Encode one partition's stored images with every model; CPU s per model."""
     from ecoae.features.image_job import encode_all
-    from ecoae.features.spectrogram import render_partition, write_spectrograms
+    from ecoae.features.spectrogram import check_images_follow_segments, read_spectrograms
     from ecoae.layout import Layout
-    from ecoae.problems import write_problems
-    from ecoae.store import read_partition
 
     layout = Layout(args.results)
-    segments = read_partition(segments_path)
-    kept, images, problems, render_cpu_s = render_partition(segments, args.archive, recipe, channel, args.threads)
-    write_spectrograms(layout.spectrograms(*partition), kept, images, recipe)
-    write_problems(problems, layout.problems("spectrograms", *partition))
-    costs = {"spectrograms": render_cpu_s}  # reading the audio serves rendering alone here
+    images_path = layout.spectrograms(*partition)
+    if not Path(images_path).exists():
+        raise FileNotFoundError(f"{images_path} is missing: the partition's images are rendered by "
+                                "`ecoae audio-features --spectrograms`; run it (or the workflow) first")
+    keys, images, recipe = read_spectrograms(images_path)
+    check_images_follow_segments(keys, segments_path, images_path)
     outputs = {name: layout.features(name, *partition) for name in args.models}
-    costs.update(encode_all(kept, images, recipe, args.models, outputs, args.batch_size, args.device,
-                            args.threads, source=segments_path))
-    log.info("%d images of %s encoded with %s; CPU s: %s", len(kept), segments_path, ", ".join(args.models),
+    costs = encode_all(keys, images, recipe, args.models, outputs, args.batch_size, args.device,
+                       args.threads, source=images_path)
+    log.info("%d images of %s encoded with %s; CPU s: %s", len(keys), images_path, ", ".join(args.models),
              ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in costs.items()))
     return costs
 

@@ -41,8 +41,8 @@ ONE_OFF = "one_off"
 def read_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     """Read every benchmark TSV under ``benchmark_dir``.
 
-    A job that serves several feature sets (one pass computing indices and MFCC; one
-    image job rendering and encoding with every model) left its stage costs under
+    A job that serves several feature sets (one pass computing indices and MFCC and
+    rendering the images; one image job encoding with every model) left its stage costs under
     ``costs/`` beside ``benchmarks/`` (:mod:`ecoae.stage_costs`); its record becomes one
     row per stage, with the job's seconds (its own CPU measure, which Snakemake's sampled
     ``cpu_time`` undercounts) divided in the measured proportions and named

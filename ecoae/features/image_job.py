@@ -1,8 +1,9 @@
 """Encode one partition's images with every image model in one process.
 
-The workflow's per-partition image job renders the partition once and hands the images
-to :func:`encode_all`, which writes one feature store file per model: ``ae-<model>``
-sets through their auto-encoder checkpoint, ``pca<k>`` sets through their PCA. torch is
+The workflow's per-partition image job reads the partition's stored images (rendered in
+the audio pass, :mod:`ecoae.commands.audio_features`) and hands them to
+:func:`encode_all`, which writes one feature store file per model: ``ae-<model>`` sets
+through their auto-encoder checkpoint, ``pca<k>`` sets through their PCA. torch is
 imported only when an auto-encoder is among the models.
 """
 

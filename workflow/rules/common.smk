@@ -184,9 +184,16 @@ audio_feature_sections = json.dumps(
     },
     sort_keys=True,
 )
-# Worker processes of that job: the largest of the sets' threads settings.
+# The same pass renders the spectrogram images when image sets are configured (the
+# image job then only encodes): the option, its JSON value quoted here for the shell.
+image_render_option = (
+    f"--spectrograms {shlex.quote(S.spectrogram.to_json())}" if IMAGE_SETS else ""
+)
+# Worker processes of that job: the largest of the sets' (and the rendering's) threads.
 audio_feature_threads = max(
-    [AUDIO_FEATURE_SETS[name].settings(S).threads for name in AUDIO_SETS] or [1]
+    [AUDIO_FEATURE_SETS[name].settings(S).threads for name in AUDIO_SETS]
+    + ([S.spectrogram.threads] if IMAGE_SETS else [])
+    or [1]
 )
 
 

@@ -1,7 +1,9 @@
-# Feature sets computed from segment audio (acoustic indices, MFCC, and any enabled set in
-# ecoae.features.registry): one job per batch of partitions (ecoae.batches) computes them
-# all in one process, each segment decoded once, so a batch pays the library imports once.
-# A changed setting of any of these sets re-runs this job (all its sets) for every batch.
+# Everything computed from segment audio: the feature sets (acoustic indices, MFCC, and
+# any enabled set in ecoae.features.registry) and, when image sets are configured, the
+# spectrogram images they encode. One job per batch of partitions (ecoae.batches) does it
+# all in one process, each segment decoded once, so a batch pays the library imports and
+# the decoding once. A changed setting of any of these (spectrogram settings included)
+# re-runs this job, all its sets, for every batch.
 
 
 rule audio_features:
@@ -21,14 +23,15 @@ rule audio_features:
         archive=ARCHIVE,
         audio=S.audio.to_json(),
         sets=audio_feature_sections,
+        images=image_render_option,
         results=L.results,
     shell:
         "{ECOAE} audio-features --segment-batch {input:q} --archive {params.archive:q} --audio {params.audio:q}"
-        " --sets {params.sets:q} --results {params.results:q} --costs {output.costs:q}"
+        " --sets {params.sets:q} {params.images} --results {params.results:q} --costs {output.costs:q}"
         " --record {output.record:q} --threads {threads} > {log:q} 2>&1"
 
 
-if AUDIO_SETS:
+if AUDIO_SETS or IMAGE_SETS:
     TARGETS.append(
         per_batch(lambda site, days: L.batch_record("audio_features", site, days))
     )

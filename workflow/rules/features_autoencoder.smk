@@ -1,16 +1,16 @@
 # Image stage: one frozen training sample and its images shared by every image model, one
 # trained auto-encoder per configured variant and one PCA per configured size (the linear
-# baseline); then one job per batch of partitions (ecoae.batches) renders the spectrogram
-# images and encodes them with every model in one process (torch imported once, images
-# never re-read).
+# baseline); then one job per batch of partitions (ecoae.batches) encodes the batch's
+# spectrogram images, rendered by the audio pass (features_audio.smk), with every model
+# in one process (torch imported once, the audio never read again).
 #
 # Freezing: once results/models/training_sample.parquet exists, the rule that draws it
 # is not defined at all, so new partitions can never re-draw it. The models read their
 # own images, rendered from the sample's audio (training_images): they depend on the
 # sample and the image settings only, so new recordings never retrain, and a changed
 # audio or spectrogram setting re-renders, refits and re-encodes in the same run.
-# A batch's image job depends on every model file: a retrained model re-encodes (and
-# re-renders) every batch.
+# A batch's image job depends on every model file: a retrained or added model re-encodes
+# every batch from its stored images, without decoding any audio.
 FITTED_MODELS = TRAINED_MODELS + S.pca.models()
 
 if FITTED_MODELS and not Path(L.training_sample).exists():
@@ -116,6 +116,10 @@ if IMAGE_SETS:
     rule images:
         input:
             segments=L.batch_record("segment"),
+            # The audio pass rendered the batch's images (results/spectrograms). ancient:
+            # that pass re-runs for any audio feature setting, which leaves the images as
+            # they were; new images come with new segments or new settings (params).
+            rendered=ancient(L.batch_record("audio_features")),
             models=list(IMAGE_MODEL_FILES.values()),
         output:
             record=L.batch_record("images"),
@@ -126,23 +130,21 @@ if IMAGE_SETS:
             L.benchmark("images")
         conda:
             "../../envs/autoencoder.yaml"
-        # Rendering (worker processes), then encoding (torch threads): one after the other.
-        threads: max(S.spectrogram.threads, AE.encode_threads)
+        threads: AE.encode_threads
         resources:
             gpu=GPU_JOBS,
         params:
-            archive=ARCHIVE,
-            audio=S.audio.to_json(),
-            settings=S.spectrogram.to_json(),
             models=json.dumps(IMAGE_MODEL_FILES, sort_keys=True),
+            # Not passed on: images rendered otherwise are encoded again.
+            rendered_with=[S.audio.to_json(), S.spectrogram.to_json()],
             results=L.results,
             batch_size=AE.encode_batch_size,
             device=AE.device,
         shell:
-            "{ECOAE} images --segment-batch {input.segments:q} --archive {params.archive:q} --audio {params.audio:q}"
-            " --settings {params.settings:q} --models {params.models:q} --results {params.results:q}"
-            " --costs {output.costs:q} --record {output.record:q} --threads {threads}"
-            " --batch-size {params.batch_size:q} --device {params.device:q} > {log:q} 2>&1"
+            "{ECOAE} images --segment-batch {input.segments:q} --models {params.models:q}"
+            " --results {params.results:q} --costs {output.costs:q} --record {output.record:q}"
+            " --threads {threads} --batch-size {params.batch_size:q} --device {params.device:q}"
+            " > {log:q} 2>&1"
 
     TARGETS.append(
         per_batch(lambda site, days: L.batch_record("images", site, days))
