@@ -374,7 +374,7 @@ class AutoencoderSettings(Section):
     demo_min_steps: int = 500
     device: str = "auto"
     train_threads: int = 4
-    encode_threads: int = 2
+    encode_threads: int = 1
     encode_batch_size: int = 16
 
     def __post_init__(self) -> None:

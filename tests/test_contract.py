@@ -114,7 +114,7 @@ def _override(run, name: str, text: str) -> list[str]:
          {"images": BATCHES, "training_images": 1, "train": 2, "fit_pca": 1, "audio_features": BATCHES, "evaluate": 1}),
         ("mfcc", "mfcc: {n_mfcc: 13}\n", {"audio_features": BATCHES, "evaluate": 1}),
         ("threads", "spectrogram: {threads: 1}\nevaluation: {threads: 1}\nindices: {threads: 1}\n"
-                    "mfcc: {threads: 1}\nautoencoder: {train_threads: 1, encode_threads: 1}\ninventory: {threads: 1}\n", {}),
+                    "mfcc: {threads: 1}\nautoencoder: {train_threads: 1, encode_threads: 2}\ninventory: {threads: 1}\n", {}),
     ],
 )
 def test_a_changed_setting_plans_exactly_its_dependants(run, name, override, expected):
