@@ -9,6 +9,7 @@ imported only when an auto-encoder is among the models.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import time
@@ -64,13 +65,16 @@ def encode_all(
     Returns
     -------
     dict
-        Feature set name -> CPU seconds its encoding took (loading the model included).
+        Feature set name -> CPU seconds its encoding took (loading the model included,
+        importing torch not: that is the job's start-up, shared by every model).
 
     Raises
     ------
     ValueError
         A model trained on images rendered otherwise, or non-finite features.
     """
+    if not all(is_pca_set(name) for name in models):
+        importlib.import_module("torch")  # before the clock: no one model is charged the import
     costs = {}
     for name, model_path in models.items():
         started = time.process_time()
