@@ -23,6 +23,9 @@ from ecoae.features.registry import AUDIO_FEATURE_SETS
 
 log = logging.getLogger(__name__)
 
+#: Name of the spectrogram rendering in a pass (its store, problem stage and cost stage).
+IMAGES = "spectrograms"
+
 
 def register(subparsers) -> None:
     """Add ``audio-features`` and one sub-command per registered audio feature set."""
@@ -105,10 +108,6 @@ def run_audio_features(args: argparse.Namespace) -> int:
 
     serve_batch(paths, one_partition, args.costs, args.record)
     return 0
-
-
-#: Name of the spectrogram rendering in a pass (its store, problem stage and cost stage).
-IMAGES = "spectrograms"
 
 
 class SetPlan(NamedTuple):

@@ -19,6 +19,7 @@ deltas ``mfcc00_delta_mean`` ... and ``mfcc00_delta_std`` ...; flags
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -231,7 +232,7 @@ def segment_mfcc(s: np.ndarray, sr: int, settings: dict | None = None) -> dict[s
 
 def mfcc_analysis(audio: AudioSettings, settings: MfccSettings | dict | None = None) -> Analysis:
     """MFCC as one analysis of a pass over a partition's audio (at ``audio.sample_rate``)."""
-    import librosa  # noqa: F401  (imported once here, inherited by forked workers)
+    importlib.import_module("librosa")  # imported once here, inherited by forked workers
 
     settings = resolve_settings(settings)
     # Build the mel filter bank once here, so forked workers inherit it.
