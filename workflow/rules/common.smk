@@ -185,9 +185,9 @@ audio_feature_sections = json.dumps(
     sort_keys=True,
 )
 # The same pass renders the spectrogram images when image sets are configured (the
-# image job then only encodes): the option, its JSON value quoted here for the shell.
-image_render_option = (
-    f"--spectrograms {shlex.quote(S.spectrogram.to_json())}" if IMAGE_SETS else ""
+# image job then only encodes): the option and its value, or nothing.
+image_render_arguments = (
+    ["--spectrograms", S.spectrogram.to_json()] if IMAGE_SETS else []
 )
 # Worker processes of that job: the largest of the sets' (and the rendering's) threads.
 audio_feature_threads = max(

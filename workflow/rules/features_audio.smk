@@ -23,11 +23,11 @@ rule audio_features:
         archive=ARCHIVE,
         audio=S.audio.to_json(),
         sets=audio_feature_sections,
-        images=image_render_option,
+        images=image_render_arguments,
         results=L.results,
     shell:
         "{ECOAE} audio-features --segment-batch {input:q} --archive {params.archive:q} --audio {params.audio:q}"
-        " --sets {params.sets:q} {params.images} --results {params.results:q} --costs {output.costs:q}"
+        " --sets {params.sets:q} {params.images:q} --results {params.results:q} --costs {output.costs:q}"
         " --record {output.record:q} --threads {threads} > {log:q} 2>&1"
 
 
