@@ -13,7 +13,7 @@ import pytest
 from ecoae.features.spectrogram import (
     ImageRecipe,
     band_weights,
-    power_spectrogram,
+    frame_power,
     read_spectrograms,
     render_segments,
     segment_image,
@@ -80,7 +80,7 @@ def test_pooling_frames_before_bands_gives_the_same_pixels(pooling):
     weights = band_weights(recipe)
     for relative in archive_segments(per_site=3)["path"]:
         samples = load_audio(ARCHIVE / relative, recipe.sample_rate)
-        pooled = squeeze_time(weights @ power_spectrogram(samples, recipe), pooling=pooling)
+        pooled = squeeze_time(weights @ frame_power(samples, recipe).T, pooling=pooling)
         decibels = 10.0 * np.log10(np.maximum(pooled, 1e-20))
         scaled = (decibels - recipe.db_floor) / (recipe.db_ceiling - recipe.db_floor)
         expected = np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)[::-1]

@@ -23,9 +23,6 @@ from ecoae.features.registry import AUDIO_FEATURE_SETS
 
 log = logging.getLogger(__name__)
 
-#: Name of the spectrogram rendering in a pass (its store, problem stage and cost stage).
-IMAGES = "spectrograms"
-
 
 def register(subparsers) -> None:
     """Add ``audio-features`` and one sub-command per registered audio feature set."""
@@ -102,8 +99,11 @@ def run_audio_features(args: argparse.Namespace) -> int:
     def one_partition(path: str, partition: tuple[str, str]) -> dict[str, float]:
         outputs = {name: (Path(layout.features(name, *partition)), Path(layout.problems(name, *partition)))
                    for name in args.sets}
-        if plan.recipe is not None:
-            outputs[IMAGES] = (Path(layout.spectrograms(*partition)), Path(layout.problems(IMAGES, *partition)))
+        if args.spectrograms is not None:
+            from ecoae.features.spectrogram import RENDER_STAGE
+
+            outputs[RENDER_STAGE] = (Path(layout.spectrograms(*partition)),
+                                     Path(layout.problems(RENDER_STAGE, *partition)))
         return compute_partition(path, args.archive, plan, outputs, args.threads)
 
     serve_batch(paths, one_partition, args.costs, args.record)
@@ -111,15 +111,15 @@ def run_audio_features(args: argparse.Namespace) -> int:
 
 
 class SetPlan(NamedTuple):
-    """What one pass computes: the audio settings, per set its registry entry, settings
-    and analysis, and the image recipe when the pass also renders spectrograms (its
-    analysis is then under :data:`IMAGES`)."""
+    """What one pass computes: the audio settings, and per set its registry entry,
+    settings and analysis; when the pass also renders spectrograms, their analysis is
+    under ``analyses[RENDER_STAGE]`` (:mod:`ecoae.features.spectrogram`), its settings
+    the image recipe."""
 
     audio: Any
     entries: dict[str, Any]
     settings: dict[str, Any]
     analyses: dict[str, Any]
-    recipe: Any = None
 
 
 def plan_sets(audio_section: dict, sections: dict[str, dict], spectrogram_section: dict | None = None) -> SetPlan:
@@ -146,15 +146,13 @@ def plan_sets(audio_section: dict, sections: dict[str, dict], spectrogram_sectio
     settings = {name: entry.settings_class().from_mapping(sections[name], entry.section)
                 for name, entry in entries.items()}
     analyses = {name: entry.make_analysis(audio, settings[name]) for name, entry in entries.items()}
-    recipe = None
     if spectrogram_section is not None:
-        from ecoae.features.spectrogram import ImageRecipe, image_analysis
+        from ecoae.features.spectrogram import RENDER_STAGE, ImageRecipe, image_analysis
         from ecoae.settings import SpectrogramSettings
 
         spectrogram = SpectrogramSettings.from_mapping(spectrogram_section, "spectrogram")
-        recipe = ImageRecipe.from_settings(audio, spectrogram)
-        analyses[IMAGES] = image_analysis(recipe)
-    return SetPlan(audio, entries, settings, analyses, recipe)
+        analyses[RENDER_STAGE] = image_analysis(ImageRecipe.from_settings(audio, spectrogram))
+    return SetPlan(audio, entries, settings, analyses)
 
 
 def compute_partition(
@@ -176,7 +174,7 @@ def compute_partition(
         The sets to compute (:func:`plan_sets`).
     outputs : dict
         Set name -> (feature store file, problem table file); when the plan renders
-        images, :data:`IMAGES` -> (spectrogram store file, problem table file).
+        images, ``RENDER_STAGE`` -> (spectrogram store file, problem table file).
     threads : int
         Worker processes.
 
@@ -202,12 +200,13 @@ def compute_partition(
         features_path, problems_path = outputs[name]
         write_partition(table, features_path)
         write_problems(problems, problems_path)
-    if plan.recipe is not None:
-        from ecoae.features.spectrogram import images_of, write_spectrograms
+    from ecoae.features.spectrogram import RENDER_STAGE, images_of, write_spectrograms
 
-        rendered = done.results[IMAGES]
-        store_path, problems_path = outputs[IMAGES]
-        write_spectrograms(store_path, segments[rendered.kept].reset_index(drop=True), images_of(rendered), plan.recipe)
+    if RENDER_STAGE in plan.analyses:
+        rendered = done.results[RENDER_STAGE]
+        store_path, problems_path = outputs[RENDER_STAGE]
+        write_spectrograms(store_path, segments[rendered.kept].reset_index(drop=True), images_of(rendered),
+                           plan.analyses[RENDER_STAGE].settings)
         write_problems(rendered.problems, problems_path)
     seconds = time.perf_counter() - started
     audio_minutes = float(segments["duration"].sum()) / 60

@@ -64,6 +64,8 @@ FREQUENCY_SCALES = SpectrogramSettings.FREQUENCY_SCALES
 TIME_POOLINGS = SpectrogramSettings.TIME_POOLINGS
 #: Columns stored beside each image: the segment key and its time (for figures).
 IMAGE_KEY_COLUMNS = SEGMENT_KEY + ["start_time", "duration"]
+#: Stage name of rendering: its analysis in a pass over the audio, problem tables and cost.
+RENDER_STAGE = "spectrograms"
 
 
 @dataclass(frozen=True)
@@ -204,46 +206,33 @@ def frame_power(samples: np.ndarray, settings: ImageRecipe) -> np.ndarray:
     return power
 
 
-def power_spectrogram(samples: np.ndarray, settings: ImageRecipe) -> np.ndarray:
-    """Return the ``(n_fft // 2 + 1, frames)`` power spectrogram, 0 dB = full-scale sine (:func:`frame_power`)."""
-    return frame_power(samples, settings).T
-
-
-def _column_starts(frames: int, columns: int) -> np.ndarray:
-    """First frame of each of ``columns`` runs of equal duration."""
-    return np.floor(np.linspace(0, frames, columns + 1)[:-1]).astype(np.intp)
-
-
-def squeeze_time(power: np.ndarray, columns: int = IMAGE_SIZE, pooling: str = "mean") -> np.ndarray:
-    """Reduce ``(bands, frames)`` to ``(bands, columns)`` over runs of equal duration.
+def squeeze_time(power: np.ndarray, columns: int = IMAGE_SIZE, pooling: str = "mean", axis: int = -1) -> np.ndarray:
+    """Reduce the time axis of ``power`` (``(bands, frames)`` by default) to ``columns`` runs of equal duration.
 
     Parameters
     ----------
     power : ndarray
-        Non-negative values, time along the last axis.
+        Non-negative values.
     columns : int
         Number of output columns.
     pooling : {"mean", "max"}
         Reduction within a run; runs shorter than one frame repeat the nearest frame.
+    axis : int
+        The time axis (0 for :func:`frame_power`'s ``(frames, bins)``).
 
     Returns
     -------
     ndarray
+        ``power`` with ``columns`` entries along ``axis``.
     """
-    frames = power.shape[1]
-    starts = _column_starts(frames, columns)
+    frames = power.shape[axis]
+    starts = np.floor(np.linspace(0, frames, columns + 1)[:-1]).astype(np.intp)
     if pooling == "max":
-        return np.maximum.reduceat(power, starts, axis=1)
-    counts = np.diff(np.append(starts, frames))
-    return np.add.reduceat(power, starts, axis=1) / np.maximum(counts, 1)
-
-
-def _mean_frames(power: np.ndarray, columns: int) -> np.ndarray:
-    """Mean of each run of equal duration of ``(frames, bins)``, as ``(bins, columns)``."""
-    frames = power.shape[0]
-    starts = _column_starts(frames, columns)
-    counts = np.diff(np.append(starts, frames))
-    return (np.add.reduceat(power, starts, axis=0) / np.maximum(counts, 1)[:, None]).T
+        return np.maximum.reduceat(power, starts, axis=axis)
+    counts = np.maximum(np.diff(np.append(starts, frames)), 1)
+    shape = [1] * power.ndim
+    shape[axis] = columns
+    return np.add.reduceat(power, starts, axis=axis) / counts.reshape(shape)
 
 
 def sparse_band_weights(settings: ImageRecipe):
@@ -278,7 +267,7 @@ def segment_image(samples: np.ndarray, settings: ImageRecipe, weights=None) -> n
     if settings.time_pooling == "mean":
         # Band means and time means commute: averaging the frames first leaves 128
         # columns for the band matrix instead of every frame.
-        pooled = weights @ _mean_frames(power, IMAGE_SIZE)
+        pooled = weights @ squeeze_time(power, IMAGE_SIZE, "mean", axis=0).T
     else:
         pooled = squeeze_time(weights @ power.T, IMAGE_SIZE, settings.time_pooling)
     decibels = 10.0 * np.log10(np.maximum(pooled, 1e-20))
@@ -305,7 +294,7 @@ def _segment_image_cached(samples: np.ndarray, sample_rate: int, settings: Image
 def image_analysis(settings: ImageRecipe) -> Analysis:
     """Rendering as one analysis of a pass over a partition's audio (stage ``spectrograms``)."""
     _cached_band_weights(settings)  # built here once, inherited by forked workers
-    return Analysis("spectrograms", _segment_image_cached, settings, settings.sample_rate, SECONDS_PER_WORKER)
+    return Analysis(RENDER_STAGE, _segment_image_cached, settings, settings.sample_rate, SECONDS_PER_WORKER)
 
 
 def images_of(results: SegmentResults) -> np.ndarray:
@@ -387,7 +376,7 @@ def render_partition(
     Parameters are those of :func:`render_segments`.
     """
     done = map_segment_audio([image_analysis(settings)], segments, archive, channel, threads)
-    rendered = done.results["spectrograms"]
+    rendered = done.results[RENDER_STAGE]
     return Rendering(segments[rendered.kept].reset_index(drop=True), images_of(rendered), rendered.problems,
                      sum(done.cpu_s.values()))
 
