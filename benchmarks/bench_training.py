@@ -12,7 +12,9 @@ recording) and of the demo archive (generated), split by recording as the workfl
 does; each is scored on the held-out images beside PCAs of the same training images
 (:func:`ecoae.features.quality.model_quality`).
 
-Usage: ``python benchmarks/bench_training.py [--threads 1 2] [--repeats 5] [--skip-quality]``
+Usage: ``python benchmarks/bench_training.py [--threads 1 2] [--repeats 5] [--skip-quality]
+[--quality-on real demo] [--models explicit384 implicit384]`` (the last two split the
+quality part over processes).
 """
 
 from __future__ import annotations
@@ -127,8 +129,8 @@ def whole_file_segments(archive: Path) -> pd.DataFrame:
     return frame
 
 
-def quality(archives: dict[str, Path], threads: int) -> pd.DataFrame:
-    """Train both default models on each archive's images; their quality beside PCAs of the same images."""
+def quality(archives: dict[str, Path], threads: int, models: list[str] | None = None) -> pd.DataFrame:
+    """Train the default models (or those named) on each archive's images; their quality beside PCAs of the same images."""
     settings = AutoencoderSettings()
     torch.set_num_threads(threads)
     tables = []
@@ -138,6 +140,8 @@ def quality(archives: dict[str, Path], threads: int) -> pd.DataFrame:
         validation = split_validation(segments, settings.training.validation_fraction, settings.training.seed)
         held, train = images[validation], images[~validation]
         for name, model_settings in settings.models.items():
+            if models and name not in models:
+                continue
             architecture = Architecture.from_mapping(model_settings.architecture())
             started = time.perf_counter()
             model, history = train_autoencoder(images, validation, architecture, settings.training, progress=False)
@@ -160,6 +164,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
     parser.add_argument("--skip-quality", action="store_true", help="time the networks only")
+    parser.add_argument("--quality-on", nargs="+", choices=["real", "demo"], default=["real", "demo"],
+                        help="archives of the quality part (default both)")
+    parser.add_argument("--models", nargs="+", choices=list(AutoencoderSettings().models),
+                        help="default models of the quality part (default all)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {BATCH}")
     table = throughput(args.threads, args.steps, args.repeats)
@@ -168,11 +176,14 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         demo = Path(scratch) / "demo"
-        generate_demo_archive(demo)
         archives = {"real (../shared/data/archive)": args.archive, "demo": demo}
-        if not args.archive.is_dir():
+        if not args.archive.is_dir() or "real" not in args.quality_on:
             archives.pop("real (../shared/data/archive)")
-        print(quality(archives, max(args.threads)).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        if "demo" not in args.quality_on:
+            archives.pop("demo")
+        else:
+            generate_demo_archive(demo)
+        print(quality(archives, max(args.threads), args.models).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
 
 
 if __name__ == "__main__":
