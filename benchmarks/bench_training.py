@@ -13,13 +13,14 @@ does; each is scored on the held-out images beside PCAs of the same training ima
 (:func:`ecoae.features.quality.model_quality`).
 
 Usage: ``python benchmarks/bench_training.py [--threads 1 2] [--repeats 5] [--skip-quality]
-[--quality-on real demo] [--models explicit384 implicit384]`` (the last two split the
-quality part over processes).
+[--quality-on real demo] [--models explicit384 implicit384] [--architecture JSON]`` (the
+quality part can be split over processes, and a candidate architecture measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -129,8 +130,13 @@ def whole_file_segments(archive: Path) -> pd.DataFrame:
     return frame
 
 
-def quality(archives: dict[str, Path], threads: int, models: list[str] | None = None) -> pd.DataFrame:
-    """Train the default models (or those named) on each archive's images; their quality beside PCAs of the same images."""
+def quality(archives: dict[str, Path], threads: int, models: list[str] | None = None,
+            changes: dict | None = None) -> pd.DataFrame:
+    """Train the default models (or those named) on each archive's images; their quality beside PCAs of the same images.
+
+    ``changes`` (architecture fields, e.g. ``{"channels": [8, 16, 64, 64]}``) is merged
+    over each model's default architecture, to measure a candidate default.
+    """
     settings = AutoencoderSettings()
     torch.set_num_threads(threads)
     tables = []
@@ -142,7 +148,7 @@ def quality(archives: dict[str, Path], threads: int, models: list[str] | None = 
         for name, model_settings in settings.models.items():
             if models and name not in models:
                 continue
-            architecture = Architecture.from_mapping(model_settings.architecture())
+            architecture = Architecture.from_mapping({**model_settings.architecture(), **(changes or {})})
             started = time.perf_counter()
             model, history = train_autoencoder(images, validation, architecture, settings.training, progress=False)
             seconds = time.perf_counter() - started
@@ -168,6 +174,8 @@ def main() -> None:
                         help="archives of the quality part (default both)")
     parser.add_argument("--models", nargs="+", choices=list(AutoencoderSettings().models),
                         help="default models of the quality part (default all)")
+    parser.add_argument("--architecture", type=json.loads, default={}, metavar="JSON",
+                        help='architecture fields merged over the models\' defaults, e.g. \'{"channels": [8, 16, 64, 64]}\'')
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {BATCH}")
     table = throughput(args.threads, args.steps, args.repeats)
@@ -183,7 +191,7 @@ def main() -> None:
             archives.pop("demo")
         else:
             generate_demo_archive(demo)
-        print(quality(archives, max(args.threads), args.models).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        print(quality(archives, max(args.threads), args.models, args.architecture).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
 
 
 if __name__ == "__main__":
