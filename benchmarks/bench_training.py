@@ -183,14 +183,12 @@ def main() -> None:
     if args.skip_quality:
         return
     with tempfile.TemporaryDirectory() as scratch:
-        demo = Path(scratch) / "demo"
-        archives = {"real (../shared/data/archive)": args.archive, "demo": demo}
-        if not args.archive.is_dir() or "real" not in args.quality_on:
-            archives.pop("real (../shared/data/archive)")
-        if "demo" not in args.quality_on:
-            archives.pop("demo")
-        else:
-            generate_demo_archive(demo)
+        archives = {}
+        if "real" in args.quality_on and args.archive.is_dir():
+            archives["real (../shared/data/archive)"] = args.archive
+        if "demo" in args.quality_on:
+            archives["demo"] = Path(scratch) / "demo"
+            generate_demo_archive(archives["demo"])
         print(quality(archives, max(args.threads), args.models, args.architecture).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
 
 
