@@ -13,8 +13,9 @@ does; each is scored on the held-out images beside PCAs of the same training ima
 (:func:`ecoae.features.quality.model_quality`).
 
 Usage: ``python benchmarks/bench_training.py [--threads 1 2] [--repeats 5] [--skip-quality]
-[--quality-on real demo] [--models explicit384 implicit384] [--architecture JSON]`` (the
-quality part can be split over processes, and a candidate architecture measured).
+[--quality-on real demo] [--models explicit384 implicit384] [--architecture JSON] [--training JSON]``
+(the quality part can be split over processes, and a candidate architecture or training
+setting measured).
 """
 
 from __future__ import annotations
@@ -131,29 +132,31 @@ def whole_file_segments(archive: Path) -> pd.DataFrame:
 
 
 def quality(archives: dict[str, Path], threads: int, models: list[str] | None = None,
-            changes: dict | None = None) -> pd.DataFrame:
+            changes: dict | None = None, training_changes: dict | None = None) -> pd.DataFrame:
     """Train the default models (or those named) on each archive's images; their quality beside PCAs of the same images.
 
     ``changes`` (architecture fields, e.g. ``{"channels": [8, 16, 64, 64]}``) is merged
-    over each model's default architecture, to measure a candidate default.
+    over each model's default architecture, and ``training_changes`` (e.g.
+    ``{"augment": "none"}``) over the default training settings, to measure a candidate default.
     """
     settings = AutoencoderSettings()
+    training = settings.training.replace(**(training_changes or {}))
     torch.set_num_threads(threads)
     tables = []
     for label, archive in archives.items():
         segments = whole_file_segments(archive)
         images = render_segments(segments, archive, ImageRecipe(), threads=threads)
-        validation = split_validation(segments, settings.training.validation_fraction, settings.training.seed)
+        validation = split_validation(segments, training.validation_fraction, training.seed)
         held, train = images[validation], images[~validation]
         for name, model_settings in settings.models.items():
             if models and name not in models:
                 continue
             architecture = Architecture.from_mapping({**model_settings.architecture(), **(changes or {})})
             started = time.perf_counter()
-            model, history = train_autoencoder(images, validation, architecture, settings.training, progress=False)
+            model, history = train_autoencoder(images, validation, architecture, training, progress=False)
             seconds = time.perf_counter() - started
             table = model_quality(reconstruct(model, held), train, held, name, architecture.feature_size,
-                                  settings.training.seed).assign(archive=label, steps=np.nan, train_s=np.nan)
+                                  training.seed).assign(archive=label, steps=np.nan, train_s=np.nan)
             table.loc[0, ["steps", "train_s"]] = [history[-1]["step"], seconds]
             tables.append(table)
             print(f"  trained {name} on {label}: {seconds:.0f} s", file=sys.stderr)
@@ -176,6 +179,8 @@ def main() -> None:
                         help="default models of the quality part (default all)")
     parser.add_argument("--architecture", type=json.loads, default={}, metavar="JSON",
                         help='architecture fields merged over the models\' defaults, e.g. \'{"channels": [8, 16, 64, 64]}\'')
+    parser.add_argument("--training", type=json.loads, default={}, metavar="JSON",
+                        help='training settings merged over the defaults, e.g. \'{"augment": "roll_inner"}\'')
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {BATCH}")
     table = throughput(args.threads, args.steps, args.repeats)
@@ -189,7 +194,7 @@ def main() -> None:
         if "demo" in args.quality_on:
             archives["demo"] = Path(scratch) / "demo"
             generate_demo_archive(archives["demo"])
-        print(quality(archives, max(args.threads), args.models, args.architecture).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        print(quality(archives, max(args.threads), args.models, args.architecture, args.training).to_string(index=False, float_format=lambda v: f"{v:.5g}"))
 
 
 if __name__ == "__main__":

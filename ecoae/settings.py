@@ -267,7 +267,7 @@ class ModelSettings(Section):
     """One auto-encoder (an entry of config ``autoencoder.models``)."""
 
     VARIANTS: ClassVar[tuple[str, ...]] = ("explicit", "implicit")
-    CENTRINGS: ClassVar[tuple[str, ...]] = ("none", "image")
+    CENTRINGS: ClassVar[tuple[str, ...]] = ("none", "image", "output")
     NORMS: ClassVar[tuple[str, ...]] = ("none", "batch")
     UNPOOLINGS: ClassVar[tuple[str, ...]] = ("nearest", "switches")
 
@@ -304,7 +304,7 @@ class TrainingSettings(Section):
     LOSSES: ClassVar[tuple[str, ...]] = ("mse", "l1")
     OPTIMISERS: ClassVar[tuple[str, ...]] = ("adam", "adamw")
     SCHEDULES: ClassVar[tuple[str, ...]] = ("cosine", "constant")
-    AUGMENTS: ClassVar[tuple[str, ...]] = ("none", "roll")
+    AUGMENTS: ClassVar[tuple[str, ...]] = ("none", "roll", "roll_inner")
 
     epochs: int = 60
     batch_size: int = 32

@@ -150,3 +150,24 @@ def test_centring_predicts_the_mean_image_from_zero_weights():
     with torch.no_grad():
         output = model(images)[:, 0].numpy()
     np.testing.assert_allclose(output, np.broadcast_to(mean, output.shape), atol=2e-3)
+
+
+def test_output_centring_encodes_the_raw_image_and_adds_the_mean_back():
+    """centring "output": the features ignore the mean image; a zero decoder gives the mean image back."""
+    model = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), centring="output", norm="batch")).eval()
+    rng = np.random.default_rng(2)
+    images = images_to_tensor(rng.integers(0, 256, (2, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        before = model.encode(images)
+        mean = rng.uniform(0.1, 0.9, (128, 128)).astype(np.float32)
+        model.set_input_mean(mean)
+        torch.testing.assert_close(model.encode(images), before)
+        for parameter in model.decoder_convs.parameters():
+            torch.nn.init.zeros_(parameter)
+        output = model(images)[:, 0].numpy()
+    np.testing.assert_allclose(output, np.broadcast_to(mean, output.shape), atol=2e-3)
+    # centring "image" on the same weights does see the mean: its features change with it.
+    centred = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), centring="image", norm="batch")).eval()
+    centred.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(centred.encode(images), before)

@@ -17,6 +17,7 @@ from ecoae.features.spectrogram import ImageRecipe, read_spectrograms, render_se
 from ecoae.layout import partition_folder
 from ecoae.store import read_parquet, write_partition
 from ecoae.features.training import (
+    augment_batch,
     evaluate_loss,
     load_checkpoint,
     save_checkpoint,
@@ -88,6 +89,29 @@ def test_validation_split_holds_out_whole_recordings():
     assert len(held) == 2 and mask.sum() == 10
     np.testing.assert_array_equal(mask, split_validation(sample, 0.2, seed=1))
     assert not split_validation(sample.iloc[:5], 0.2, seed=1).any()  # one recording: nothing to hold out
+
+
+@pytest.mark.parametrize("mode", ["none", "roll", "roll_inner"])
+def test_augmented_batches_shift_time_columns_as_configured(mode):
+    """roll shifts all columns circularly; roll_inner keeps the first and last in place; none changes nothing."""
+    batch = torch.rand(3, 1, 128, 128, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(1)
+    moved = inner = range(1, 127) if mode == "roll_inner" else range(128)
+    shifts = set()
+    for _ in range(20):
+        out = augment_batch(batch, mode, generator)
+        assert out.shape == batch.shape
+        # where the first moving column went; every other moving column follows it in order
+        source = int((out[0, 0, :, moved[0] : moved[0] + 1] == batch[0, 0]).all(dim=0).nonzero()[0])
+        shift = (moved[0] - source) % len(inner)
+        expected = batch.clone()
+        expected[..., list(inner)] = torch.roll(batch[..., list(inner)], shifts=shift, dims=-1)
+        torch.testing.assert_close(out, expected)
+        shifts.add(shift)
+    if mode == "none":
+        assert shifts == {0}
+    else:
+        assert len(shifts) > 10  # a random shift per batch
 
 
 @needs_archive

@@ -39,6 +39,11 @@ Where it is silent or inconsistent, the choices are:
   :meth:`ConvAutoEncoder.set_input_mean`) and the decoder predicts the deviation
   from it: ``sigmoid(decoder + logit(mean))``. The network then spends its
   capacity on what differs between spectrograms, not on the shared background.
+  ``centring="output"`` keeps the output side only: the encoder sees the image
+  itself. Max-pooling keeps the largest value of each window, which for a raw
+  spectrogram is its loudest energy; after subtracting the mean image a window's
+  information is as often in its most negative deviation, which ReLU and
+  max-pooling discard (measured for the explicit variant in docs/autoencoder.md).
 * **Output.** A sigmoid, so reconstructions live in ``[0, 1]`` like the scaled input.
 """
 
@@ -78,9 +83,9 @@ class Architecture:
         Length of the bottleneck feature vector.
     channels : tuple of 4 int
         Output channels of the four encoder convolutions.
-    centring : {"image", "none"}
+    centring : {"image", "output", "none"}
         Subtract the training mean image at the input and add it back (in logit
-        space) at the output, or not.
+        space) at the output; only add it back at the output; or neither.
     norm : {"none", "batch"}
         No normalisation, or batch normalisation after every hidden convolution.
     bottleneck_relu : bool
@@ -202,11 +207,11 @@ class ConvAutoEncoder(nn.Module):
         flat = widths[-1] * self.side * self.side
         self.to_feature = nn.Linear(flat, architecture.feature_size)
         self.from_feature = nn.Linear(architecture.feature_size, flat)
-        if architecture.centring == "image":
+        if architecture.centring != "none":
             self.register_buffer("input_mean", torch.full((1, 1, IMAGE_SIZE, IMAGE_SIZE), 0.5))
 
     def set_input_mean(self, mean: torch.Tensor | np.ndarray) -> None:
-        """Store the ``(128, 128)`` training mean image in ``[0, 1]`` (centring ``"image"`` only)."""
+        """Store the ``(128, 128)`` training mean image in ``[0, 1]`` (centring ``"image"`` or ``"output"``)."""
         if self.architecture.centring == "none":
             raise ValueError("this architecture has centring 'none': there is no input mean to set")
         mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(self.input_mean.shape)
@@ -257,7 +262,7 @@ class ConvAutoEncoder(nn.Module):
             x = self.decoder_convs[stage](x)
             if stage > 0:
                 x = self._hidden(x, self.decoder_norms, stage - 1)
-        if self.architecture.centring == "image":
+        if self.architecture.centring != "none":
             x = x + torch.logit(self.input_mean, eps=_LOGIT_EPS)
         return torch.sigmoid(x)
 

@@ -90,6 +90,25 @@ def _schedule(optimiser: torch.optim.Optimizer, settings: TrainingSettings, step
     return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
 
 
+def augment_batch(batch: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+    """Return a training batch ``(n, 1, 128, 128)`` as config ``training.augment`` says.
+
+    ``"roll"``: the whole batch shifted circularly in time (columns) by a random
+    amount. ``"roll_inner"``: the same, but the first and last columns stay where they
+    are: they hold the segment's edges, which the spectrogram renders differently
+    (brighter and less varied than the inside), and a plain roll moves them into the
+    middle, where no validation image has them. ``"none"``: unchanged.
+    """
+    if mode == "none":
+        return batch
+    if mode == "roll":
+        shift = int(torch.randint(0, batch.shape[-1], (1,), generator=generator))
+        return torch.roll(batch, shifts=shift, dims=-1)
+    shift = int(torch.randint(0, batch.shape[-1] - 2, (1,), generator=generator))
+    inner = torch.roll(batch[..., 1:-1], shifts=shift, dims=-1)
+    return torch.cat([batch[..., :1], inner, batch[..., -1:]], dim=-1)
+
+
 def _one_channel(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 ``(n, 128, 128)`` → float ``(n, 1, 128, 128)`` in ``[0, 1]`` on ``device``."""
     return images_to_tensor(np.asarray(images))[:, :1].contiguous().to(device)
@@ -155,7 +174,7 @@ def train_autoencoder(
     validation_images = images[validation]
     if len(train_images) == 0:
         raise ValueError("no training images left after the validation split")
-    if architecture.centring == "image":
+    if architecture.centring != "none":
         model.set_input_mean(train_images.double().mean(dim=0).div(255.0).float())
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -176,9 +195,7 @@ def train_autoencoder(
             order, cursor = torch.randperm(len(train_images), generator=generator), 0
         batch = _one_channel(train_images[order[cursor : cursor + settings.batch_size]], device)
         cursor += settings.batch_size
-        if settings.augment == "roll":
-            shift = int(torch.randint(0, batch.shape[-1], (1,), generator=generator))
-            batch = torch.roll(batch, shifts=shift, dims=-1)
+        batch = augment_batch(batch, settings.augment, generator)
         optimiser.zero_grad(set_to_none=True)
         loss = criterion(model(batch), batch)
         loss.backward()
