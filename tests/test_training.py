@@ -96,14 +96,14 @@ def test_augmented_batches_shift_time_columns_as_configured(mode):
     """roll shifts all columns circularly; roll_inner keeps the first and last in place; none changes nothing."""
     batch = torch.rand(3, 1, 128, 128, generator=torch.Generator().manual_seed(0))
     generator = torch.Generator().manual_seed(1)
-    moved = inner = range(1, 127) if mode == "roll_inner" else range(128)
+    inner = range(1, 127) if mode == "roll_inner" else range(128)  # the columns that move
     shifts = set()
     for _ in range(20):
         out = augment_batch(batch, mode, generator)
         assert out.shape == batch.shape
         # where the first moving column went; every other moving column follows it in order
-        source = int((out[0, 0, :, moved[0] : moved[0] + 1] == batch[0, 0]).all(dim=0).nonzero()[0])
-        shift = (moved[0] - source) % len(inner)
+        source = int((out[0, 0, :, inner[0] : inner[0] + 1] == batch[0, 0]).all(dim=0).nonzero()[0])
+        shift = (inner[0] - source) % len(inner)
         expected = batch.clone()
         expected[..., list(inner)] = torch.roll(batch[..., list(inner)], shifts=shift, dims=-1)
         torch.testing.assert_close(out, expected)
