@@ -152,6 +152,24 @@ def test_centring_predicts_the_mean_image_from_zero_weights():
     np.testing.assert_allclose(output, np.broadcast_to(mean, output.shape), atol=2e-3)
 
 
+def test_reloaded_centred_model_restores_the_output_offset_from_the_saved_mean():
+    """logit(mean) is derived, not saved: a model loaded from a state dict reconstructs bit for bit."""
+    model = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), centring="image", norm="batch")).eval()
+    mean = np.random.default_rng(3).uniform(0.0, 1.0, (128, 128)).astype(np.float32)
+    mean[0, :2] = 0.0, 1.0  # clipped to eps, 1 - eps: the offset stays finite
+    model.set_input_mean(mean)
+    state = model.state_dict()
+    assert "output_offset" not in state
+    clipped = np.clip(mean.astype(np.float64), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(model.output_offset[0, 0].numpy(), np.log(clipped / (1 - clipped)), rtol=1e-6)
+    reloaded = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), centring="image", norm="batch")).eval()
+    reloaded.load_state_dict(state)
+    images = images_to_tensor(np.random.default_rng(4).integers(0, 256, (2, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        assert torch.equal(reloaded.output_offset, model.output_offset)
+        assert torch.equal(reloaded(images), model(images))
+
+
 def test_output_centring_encodes_the_raw_image_and_adds_the_mean_back():
     """centring "output": the features ignore the mean image; a zero decoder gives the mean image back."""
     model = ConvAutoEncoder(Architecture("explicit", 16, (4, 4, 4, 4), centring="output", norm="batch")).eval()

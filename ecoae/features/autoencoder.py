@@ -209,6 +209,8 @@ class ConvAutoEncoder(nn.Module):
         self.from_feature = nn.Linear(architecture.feature_size, flat)
         if architecture.centring != "none":
             self.register_buffer("input_mean", torch.full((1, 1, IMAGE_SIZE, IMAGE_SIZE), 0.5))
+            # logit(input_mean), derived from it (not saved): see _refresh_output_offset.
+            self.register_buffer("output_offset", torch.zeros_like(self.input_mean), persistent=False)
 
     def set_input_mean(self, mean: torch.Tensor | np.ndarray) -> None:
         """Store the ``(128, 128)`` training mean image in ``[0, 1]`` (centring ``"image"`` or ``"output"``)."""
@@ -216,6 +218,19 @@ class ConvAutoEncoder(nn.Module):
             raise ValueError("this architecture has centring 'none': there is no input mean to set")
         mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(self.input_mean.shape)
         self.input_mean.copy_(mean.to(self.input_mean.device))
+        self._refresh_output_offset()
+
+    def _refresh_output_offset(self) -> None:
+        """Recompute ``output_offset = logit(input_mean)`` once, in float64 with NumPy.
+
+        Computed once rather than in every forward pass, and not with ``torch.logit``:
+        on CPU with two threads, torch 2.13's first ``torch.logit`` call in a process
+        sometimes returned the worker thread's half of the image with a relative error
+        near 1e-4, so two training runs with one seed drifted apart.
+        """
+        mean = self.input_mean.detach().cpu().double().numpy().clip(_LOGIT_EPS, 1 - _LOGIT_EPS)
+        offset = torch.from_numpy(np.log(mean) - np.log1p(-mean)).float()
+        self.output_offset.copy_(offset.to(self.output_offset.device))
 
     def _hidden(self, x: torch.Tensor, norms: nn.ModuleList | None, stage: int) -> torch.Tensor:
         """Normalise (when configured) then ReLU one hidden map."""
@@ -263,7 +278,7 @@ class ConvAutoEncoder(nn.Module):
             if stage > 0:
                 x = self._hidden(x, self.decoder_norms, stage - 1)
         if self.architecture.centring != "none":
-            x = x + torch.logit(self.input_mean, eps=_LOGIT_EPS)
+            x = x + self.output_offset
         return torch.sigmoid(x)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -288,7 +303,10 @@ class ConvAutoEncoder(nn.Module):
         if f"{last}.weight" in state and state[f"{last}.weight"].shape[1] > 1:
             state[f"{last}.weight"] = state[f"{last}.weight"].mean(dim=1, keepdim=True)
             state[f"{last}.bias"] = state[f"{last}.bias"].mean(dim=0, keepdim=True)
-        return super().load_state_dict(state, strict=strict, assign=assign)
+        result = super().load_state_dict(state, strict=strict, assign=assign)
+        if self.architecture.centring != "none":
+            self._refresh_output_offset()
+        return result
 
 
 def layer_shapes(model: ConvAutoEncoder, batch: int = 1) -> list[tuple[str, tuple[int, ...]]]:
