@@ -319,7 +319,7 @@ class TrainingSettings(Section):
     evaluations: int = 30
     patience: int = 10
     min_delta: float = 1e-6
-    augment: str = "roll"
+    augment: str = "roll_inner"
     validation_fraction: float = 0.2
     seed: int = 0
     channels_last: bool = True
@@ -356,7 +356,7 @@ MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 def _default_models() -> dict[str, ModelSettings]:
     return {
-        "explicit384": ModelSettings(variant="explicit", feature_size=384, norm="batch"),
+        "explicit384": ModelSettings(variant="explicit", feature_size=384, centring="output", norm="batch"),
         "implicit384": ModelSettings(variant="implicit", feature_size=384, norm="none"),
     }
 
