@@ -320,6 +320,7 @@ class TrainingSettings(Section):
     patience: int = 10
     min_delta: float = 1e-6
     augment: str = "roll_inner"
+    mixup: float = 0.0
     validation_fraction: float = 0.2
     seed: int = 0
     channels_last: bool = True
@@ -330,6 +331,7 @@ class TrainingSettings(Section):
         _one_of("training.optimiser", self.optimiser, self.OPTIMISERS)
         _one_of("training.schedule", self.schedule, self.SCHEDULES)
         _one_of("training.augment", self.augment, self.AUGMENTS)
+        _check(self.mixup >= 0, f"training.mixup must be 0 (off) or a positive Beta parameter, not {self.mixup}")
         _check(0 <= self.validation_fraction < 1, "training.validation_fraction must be in [0, 1)")
         _check(0 <= self.warmup_fraction < 1, "training.warmup_fraction must be in [0, 1)")
         _check(self.epochs >= 1 and self.batch_size >= 1, "training.epochs and batch_size must be positive")

@@ -18,6 +18,7 @@ from ecoae.layout import partition_folder
 from ecoae.store import read_parquet, write_partition
 from ecoae.features.training import (
     augment_batch,
+    mix_batch,
     evaluate_loss,
     load_checkpoint,
     save_checkpoint,
@@ -112,6 +113,33 @@ def test_augmented_batches_shift_time_columns_as_configured(mode):
         assert shifts == {0}
     else:
         assert len(shifts) > 10  # a random shift per batch
+
+
+def test_mixup_blends_each_image_with_another_of_its_batch():
+    """Each output image is a convex blend, at least half itself, of two batch images; alpha 0 is off."""
+    batch = torch.rand(8, 1, 128, 128, generator=torch.Generator().manual_seed(0))
+    assert mix_batch(batch, 0.0, torch.Generator(), np.random.default_rng(0)) is batch
+    out = mix_batch(batch, 0.4, torch.Generator().manual_seed(1), np.random.default_rng(1))
+    again = mix_batch(batch, 0.4, torch.Generator().manual_seed(1), np.random.default_rng(1))
+    torch.testing.assert_close(out, again)
+    flat, mixed = batch.flatten(1).double(), out.flatten(1).double()
+    weights_seen = []
+    for i in range(len(batch)):
+        # out_i - x_j = w (x_i - x_j) for its partner j: find the j that fits with 0.5 <= w <= 1
+        fits = []
+        for j in range(len(batch)):
+            if j == i:
+                continue
+            difference = flat[i] - flat[j]
+            weight = float((mixed[i] - flat[j]) @ difference / (difference @ difference))
+            if torch.allclose(mixed[i], flat[j] + weight * difference, atol=1e-5):
+                fits.append(weight)
+        if torch.allclose(mixed[i], flat[i], atol=1e-6):
+            fits.append(1.0)  # partnered with itself, or a weight of 1
+        assert fits and 0.5 - 1e-6 <= fits[0] <= 1 + 1e-6
+        weights_seen.append(fits[0])
+    assert len({round(w, 4) for w in weights_seen}) > 3  # a weight per image
+    assert not torch.allclose(out, batch)
 
 
 @needs_archive

@@ -109,6 +109,25 @@ def augment_batch(batch: torch.Tensor, mode: str, generator: torch.Generator) ->
     return torch.cat([batch[..., :1], inner, batch[..., -1:]], dim=-1)
 
 
+def mix_batch(batch: torch.Tensor, alpha: float, generator: torch.Generator,
+              rng: np.random.Generator) -> torch.Tensor:
+    """Mix each image of a batch with another of the same batch (mixup), config ``training.mixup``.
+
+    Image ``i`` becomes ``w * image_i + (1 - w) * image_j`` with ``j`` a random
+    permutation of the batch and ``w = max(b, 1 - b)``, ``b ~ Beta(alpha, alpha)``
+    drawn per image (so each image keeps at least half its weight). The network sees
+    blends of recordings' spectral profiles and levels that no training image has,
+    which regularises what it learns about them. ``alpha = 0``: the batch unchanged.
+    """
+    if alpha <= 0:
+        return batch
+    draws = rng.beta(alpha, alpha, size=len(batch))
+    weights = torch.from_numpy(np.maximum(draws, 1 - draws)).to(batch)
+    weights = weights.view(-1, *([1] * (batch.dim() - 1)))
+    partners = batch[torch.randperm(len(batch), generator=generator).to(batch.device)]
+    return weights * batch + (1 - weights) * partners
+
+
 def _one_channel(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 ``(n, 128, 128)`` → float ``(n, 1, 128, 128)`` in ``[0, 1]`` on ``device``."""
     return images_to_tensor(np.asarray(images))[:, :1].contiguous().to(device)
@@ -184,6 +203,7 @@ def train_autoencoder(
     criterion = _loss_function(settings.loss)
     evaluate_at = set(np.linspace(0, steps, settings.evaluations + 1).round().astype(int)[1:].tolist())
     generator = torch.Generator().manual_seed(settings.seed)
+    mixing_rng = np.random.default_rng(settings.seed)
     history: list[dict] = []
     best_loss, best_state, stale = np.inf, None, 0
     order, cursor, total, counted = torch.randperm(len(train_images), generator=generator), 0, 0.0, 0
@@ -195,7 +215,7 @@ def train_autoencoder(
             order, cursor = torch.randperm(len(train_images), generator=generator), 0
         batch = _one_channel(train_images[order[cursor : cursor + settings.batch_size]], device)
         cursor += settings.batch_size
-        batch = augment_batch(batch, settings.augment, generator)
+        batch = mix_batch(augment_batch(batch, settings.augment, generator), settings.mixup, generator, mixing_rng)
         optimiser.zero_grad(set_to_none=True)
         loss = criterion(model(batch), batch)
         loss.backward()
