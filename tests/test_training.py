@@ -18,9 +18,9 @@ from ecoae.layout import partition_folder
 from ecoae.store import read_parquet, write_partition
 from ecoae.features.training import (
     augment_batch,
-    mix_batch,
     evaluate_loss,
     load_checkpoint,
+    mix_batch,
     save_checkpoint,
     seed_everything,
     train_autoencoder,
