@@ -309,7 +309,7 @@ class TrainingSettings(Section):
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 3e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     optimiser: str = "adamw"
     loss: str = "mse"
     schedule: str = "cosine"
@@ -320,7 +320,7 @@ class TrainingSettings(Section):
     patience: int = 10
     min_delta: float = 1e-6
     augment: str = "roll_inner"
-    mixup: float = 0.0
+    mixup: float = 0.4
     validation_fraction: float = 0.2
     seed: int = 0
     channels_last: bool = True
