@@ -3,8 +3,9 @@
 Part 1, throughput. One training step is forward + MSE backward + optimiser step on a
 batch of 32 images. "first release" is the network of the first landed release, read
 from this repository's git history (``git show RELEASE:ecoae/autoencoder.py``) and timed
-in the same process as today's default network; images/s/core divides by the torch
-threads. Rows: median of ``--repeats`` timings of ``--steps`` steps after two warm-up steps.
+in the same process as today's default network, in float32 and with its forward pass
+under bfloat16 autocast (``training.precision: bfloat16``; fast only on CPUs with AMX or
+AVX-512 BF16); images/s/core divides by the torch threads. Rows: median of ``--repeats`` timings of ``--steps`` steps after two warm-up steps.
 
 Part 2, quality. Both default models are trained with the default training settings on
 the images of a real archive (``../shared/data/archive``: one whole-file segment per
@@ -66,8 +67,9 @@ def first_release_network() -> types.ModuleType | None:
     return module
 
 
-def step_rate(model: torch.nn.Module, channels: int, channels_last: bool, steps: int, repeats: int) -> float:
-    """Median training images per second of ``model`` on ``channels``-channel batches."""
+def step_rate(model: torch.nn.Module, channels: int, channels_last: bool, steps: int, repeats: int,
+              bfloat16: bool = False) -> float:
+    """Median training images per second of ``model`` on ``channels``-channel batches (forward under bf16 autocast if asked)."""
     images = torch.rand(BATCH, 1, 128, 128, generator=torch.Generator().manual_seed(0)).expand(-1, channels, -1, -1)
     if channels_last:
         model, images = model.to(memory_format=torch.channels_last), images.contiguous(memory_format=torch.channels_last)
@@ -76,7 +78,9 @@ def step_rate(model: torch.nn.Module, channels: int, channels_last: bool, steps:
 
     def step() -> None:
         optimiser.zero_grad(set_to_none=True)
-        torch.nn.functional.mse_loss(model(images), images).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+            output = model(images)
+        torch.nn.functional.mse_loss(output.float(), images).backward()
         optimiser.step()
 
     for _ in range(2):
@@ -104,9 +108,11 @@ def throughput(threads: list[int], steps: int, repeats: int) -> pd.DataFrame:
                 old = release.ConvAutoEncoder(release.Architecture(architecture["variant"], architecture["feature_size"]))
                 rate = step_rate(old, 3, False, steps, repeats)
                 rows.append({"model": name, "threads": count, "network": "first release", "images/s/core": rate / count})
-            new = ConvAutoEncoder(Architecture.from_mapping(architecture))
-            rate = step_rate(new, 1, True, steps, repeats)
-            rows.append({"model": name, "threads": count, "network": "today's default", "images/s/core": rate / count})
+            for label, bfloat16 in [("today's default", False), ("today's default, bf16", True)]:
+                torch.manual_seed(0)
+                new = ConvAutoEncoder(Architecture.from_mapping(architecture))
+                rate = step_rate(new, 1, True, steps, repeats, bfloat16)
+                rows.append({"model": name, "threads": count, "network": label, "images/s/core": rate / count})
             print(f"  timed {name} on {count} thread(s)", file=sys.stderr)
     table = pd.DataFrame(rows)
     if release is None:

@@ -87,6 +87,9 @@ class Section:
 
     #: Keys that change speed, not results: not in :meth:`canonical`, so never a re-run trigger.
     RUNTIME: ClassVar[tuple[str, ...]] = ()
+    #: Keys added after a release, with the value that reproduces that release: left out of
+    #: :meth:`canonical` at that value, so a new setting never re-runs finished jobs.
+    ADDED_LATER: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         # One representation whatever the source (YAML ints for floats, lists for tuples),
@@ -128,9 +131,9 @@ class Section:
 
     def canonical(self) -> dict[str, Any]:
         """Plain mapping of the result-affecting settings (runtime keys left out)."""
-        return {
-            f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in self.RUNTIME
-        }
+        values = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in self.RUNTIME}
+        return {name: value for name, value in values.items()
+                if name not in self.ADDED_LATER or value != self.ADDED_LATER[name]}
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, runtime keys left out)."""
@@ -301,10 +304,12 @@ class TrainingSettings(Section):
     """Hyper-parameters of one training run (config ``autoencoder.training``)."""
 
     RUNTIME: ClassVar[tuple[str, ...]] = ("channels_last",)
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"precision": "float32"}
     LOSSES: ClassVar[tuple[str, ...]] = ("mse", "l1")
     OPTIMISERS: ClassVar[tuple[str, ...]] = ("adam", "adamw")
     SCHEDULES: ClassVar[tuple[str, ...]] = ("cosine", "constant")
     AUGMENTS: ClassVar[tuple[str, ...]] = ("none", "roll", "roll_inner")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("float32", "bfloat16")
 
     epochs: int = 60
     batch_size: int = 32
@@ -324,6 +329,7 @@ class TrainingSettings(Section):
     validation_fraction: float = 0.2
     seed: int = 0
     channels_last: bool = True
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -331,6 +337,7 @@ class TrainingSettings(Section):
         _one_of("training.optimiser", self.optimiser, self.OPTIMISERS)
         _one_of("training.schedule", self.schedule, self.SCHEDULES)
         _one_of("training.augment", self.augment, self.AUGMENTS)
+        _one_of("training.precision", self.precision, self.PRECISIONS)
         _check(self.mixup >= 0, f"training.mixup must be 0 (off) or a positive Beta parameter, not {self.mixup}")
         _check(0 <= self.validation_fraction < 1, "training.validation_fraction must be in [0, 1)")
         _check(0 <= self.warmup_fraction < 1, "training.warmup_fraction must be in [0, 1)")

@@ -19,6 +19,7 @@ from ecoae.settings import (
     Settings,
     SettingsError,
     SpectrogramSettings,
+    TrainingSettings,
     check_schemas,
     load_settings,
     typed_config,
@@ -129,6 +130,18 @@ def test_canonical_json_is_one_string_whatever_the_source():
     assert "threads" not in SpectrogramSettings(threads=7).to_json()
     assert SpectrogramSettings(threads=7).to_json() == SpectrogramSettings().to_json()
     assert AudioSettings.from_mapping({"channel": 1}).to_json() == '{"channel": 1, "sample_rate": 22050}'
+
+
+def test_a_setting_added_later_changes_the_canonical_form_only_away_from_the_old_behaviour():
+    # training.precision arrived after models were trained in float32: at that value it must
+    # not re-run their training, at any other it must.
+    assert "precision" not in TrainingSettings().to_json()
+    assert TrainingSettings(precision="float32").to_json() == TrainingSettings().to_json()
+    bf16 = TrainingSettings(precision="bfloat16")
+    assert json.loads(bf16.to_json())["precision"] == "bfloat16"
+    assert TrainingSettings.from_mapping(json.loads(bf16.to_json())) == bf16
+    with pytest.raises(SettingsError, match=r"training\.precision must be one of"):
+        TrainingSettings(precision="float16")
 
 
 def test_every_shipped_configfile_loads_over_the_defaults():

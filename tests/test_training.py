@@ -143,11 +143,13 @@ def test_mixup_blends_each_image_with_another_of_its_batch():
 
 
 @needs_archive
-@pytest.mark.parametrize("variant", ["explicit", "implicit"])
-def test_training_lowers_loss_on_real_spectrograms(real_images, variant):
+@pytest.mark.parametrize(("variant", "precision"),
+                         [("explicit", "float32"), ("implicit", "float32"), ("explicit", "bfloat16")])
+def test_training_lowers_loss_on_real_spectrograms(real_images, variant, precision):
     _, images = real_images
     architecture = Architecture(variant, 384)
-    settings = TrainingSettings(epochs=4, batch_size=4, min_steps=1, evaluations=4, patience=10, seed=0)
+    settings = TrainingSettings(epochs=4, batch_size=4, min_steps=1, evaluations=4, patience=10, seed=0,
+                                precision=precision)
     seed_everything(settings.seed)
     before = evaluate_loss(ConvAutoEncoder(architecture), images)  # the same initial weights
     no_validation = np.zeros(len(images), dtype=bool)
@@ -155,6 +157,7 @@ def test_training_lowers_loss_on_real_spectrograms(real_images, variant):
     after = evaluate_loss(model, images)
     assert after < 0.97 * before
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert all(weight.dtype == torch.float32 for weight in model.state_dict().values() if weight.is_floating_point())
 
 
 @needs_archive

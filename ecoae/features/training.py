@@ -16,6 +16,7 @@ kept. Validation holds out 20 % of the sampled *recordings*.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -128,6 +129,13 @@ def mix_batch(batch: torch.Tensor, alpha: float, generator: torch.Generator,
     return weights * batch + (1 - weights) * partners
 
 
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The forward pass's precision: bfloat16 autocast on ``device``, or nothing for float32."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def _one_channel(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 ``(n, 128, 128)`` → float ``(n, 1, 128, 128)`` in ``[0, 1]`` on ``device``."""
     return images_to_tensor(np.asarray(images))[:, :1].contiguous().to(device)
@@ -217,7 +225,9 @@ def train_autoencoder(
         cursor += settings.batch_size
         batch = mix_batch(augment_batch(batch, settings.augment, generator), settings.mixup, generator, mixing_rng)
         optimiser.zero_grad(set_to_none=True)
-        loss = criterion(model(batch), batch)
+        with _autocast(device, settings.precision):
+            output = model(batch)
+        loss = criterion(output.float(), batch)
         loss.backward()
         optimiser.step()
         learning_rate = scheduler.get_last_lr()[0]
