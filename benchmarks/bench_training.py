@@ -14,7 +14,7 @@ does; each is scored on the held-out images beside PCAs of the same training ima
 (:func:`ecoae.features.quality.model_quality`).
 
 Usage: ``python benchmarks/bench_training.py [--threads 1 2] [--repeats 5] [--skip-quality]
-[--quality-on real demo] [--models explicit384 implicit384] [--architecture JSON] [--training JSON]``
+[--skip-throughput] [--quality-on real demo] [--models explicit384 implicit384] [--architecture JSON] [--training JSON]``
 (the quality part can be split over processes, and a candidate architecture or training
 setting measured).
 """
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
     parser.add_argument("--skip-quality", action="store_true", help="time the networks only")
+    parser.add_argument("--skip-throughput", action="store_true", help="measure the quality only")
     parser.add_argument("--quality-on", nargs="+", choices=["real", "demo"], default=["real", "demo"],
                         help="archives of the quality part (default both)")
     parser.add_argument("--models", nargs="+", choices=list(AutoencoderSettings().models),
@@ -189,8 +190,9 @@ def main() -> None:
                         help='training settings merged over the defaults, e.g. \'{"augment": "roll_inner"}\'')
     args = parser.parse_args()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, batch {BATCH}")
-    table = throughput(args.threads, args.steps, args.repeats)
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
+    if not args.skip_throughput:
+        table = throughput(args.threads, args.steps, args.repeats)
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
     if args.skip_quality:
         return
     with tempfile.TemporaryDirectory() as scratch:
